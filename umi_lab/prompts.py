@@ -1,0 +1,135 @@
+"""The one prompt renderer, shared by role splitting, training and inference.
+
+Templates for the four roles (backbone, planner, caller, summarizer) in three families:
+``toolbench`` (the official alpha-UMi texts, read off ``train-example/train_*.json``), ``toolalpaca``
+(the same without the give-up option) and ``maths`` (ours, for GSM8K with a calculator and MATH with a
+python tool). ``role_input`` renders the ``input`` field of a role sample; ``model_prompt`` turns that
+input into the exact text the model sees, at training time *and* at inference time.
+
+The official code prepends ``"system: "`` to the input when training but not at inference. We keep one
+``PromptStyle`` object for both sides, so the two can only differ when a user asks for it explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from umi_lab.trajectory import Tool, Turn
+
+ROLES = ("backbone", "planner", "caller", "summarizer")
+FAMILIES = ("toolbench", "toolalpaca", "maths")
+EOS_MARK = "</s>"
+
+_DOCS_HEAD = "You have assess to the following apis:\n{doc}\nThe conversation history is:\n{history}\n"
+_ACTION_FMT = ("Action: the name of api that should be called in this step, should be exactly in [{tool_names}],\n"
+               "Action Input: the api call request.")
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "toolbench": {
+        "backbone": _DOCS_HEAD + "You should answer the action of next step in the following format:\n"
+        "The thought to solve the question,\n" + _ACTION_FMT + "\n"
+        "Once you think the question is finished, output conclusion: the final answer of the question "
+        "or give up if you think you cannot answer this question.\n",
+        "planner": _DOCS_HEAD + "You are the assistant to plan what to do next and whether is caller's or "
+        "conclusion's turn to answer.\nAnswer with a following format:\n"
+        "The thought of the next step, followed by Next: caller or conclusion or give up.",
+        "caller": _DOCS_HEAD + "The thought of this step is:\n{thought}\n"
+        "Base on the thought make an api call in the following format:\n" + _ACTION_FMT,
+        "summarizer": "Make a conclusion based on the conversation history:\n{history}",
+    },
+}
+TEMPLATES["toolalpaca"] = {
+    **TEMPLATES["toolbench"],
+    "backbone": _DOCS_HEAD + "You should answer the action of next step in the following format:\n"
+    "The thought to solve the question,\n" + _ACTION_FMT + "\n"
+    "Once you think the question is finished, output conclusion: the final answer of the question.\n",
+    "planner": _DOCS_HEAD + "You are the assistant to plan what to do next and whether is caller's or "
+    "conclusion's turn to answer.\nAnswer with a following format:\n"
+    "The thought of the next step, followed by Next: caller or conclusion.",
+}
+TEMPLATES["maths"] = {
+    "backbone": "You can use the following tools to solve a maths problem:\n{doc}\nThe conversation history is:\n"
+    "{history}\nAnswer the next step in the following format:\nThe reasoning of this step,\n"
+    "Action: the tool to call, exactly one of [{tool_names}],\nAction Input: the tool arguments as JSON.\n"
+    "Once the problem is solved, output conclusion: the final answer.\n",
+    "planner": "You can use the following tools to solve a maths problem:\n{doc}\nThe conversation history is:\n"
+    "{history}\nYou are the planner: reason about the next step, then say whose turn it is.\n"
+    "Answer with the reasoning of the next step, followed by Next: caller or conclusion or give up.",
+    "caller": "You can use the following tools to solve a maths problem:\n{doc}\nThe conversation history is:\n"
+    "{history}\nThe thought of this step is:\n{thought}\nWrite the tool call for this thought in the format:\n"
+    "Action: the tool to call, exactly one of [{tool_names}],\nAction Input: the tool arguments as JSON.",
+    "summarizer": "Give the final answer to the problem based on the conversation history:\n{history}",
+}
+
+# What follows the rendered template: the speaker tag the model continues from.
+SUFFIX = {"backbone": " assistant: ", "planner": " assistant: ", "caller": " caller: ",
+          "summarizer": " conclusion: "}
+
+
+def render_docs(tools: Iterable[Tool | dict]) -> str:
+    """Tool documentation as the official code writes it: ``json.dumps(tool) + "\\n"`` per tool.
+
+    >>> render_docs([{"Name": "a", "function": "f", "input": {}}])
+    '{"Name": "a", "function": "f", "input": {}}\\n'
+    """
+    return "".join(json.dumps(t.to_dict() if isinstance(t, Tool) else t) + "\n" for t in tools)
+
+
+def tool_names(tools: Iterable[Tool | dict]) -> str:
+    """Tool names joined by ``", "``."""
+    return ", ".join(t.Name if isinstance(t, Tool) else t["Name"] for t in tools)
+
+
+def history_piece(turn: Turn | dict) -> str:
+    """One turn as it appears in the history string (observations carry no ``</s>``).
+
+    >>> history_piece({"from": "observation", "value": "42"})
+    'observation: 42'
+    """
+    role, value = (turn.role, turn.value) if isinstance(turn, Turn) else (turn["from"], turn["value"])
+    return f"{role}: {value}" + ("" if role == "observation" else EOS_MARK)
+
+
+def history_string(turns: Iterable[Turn | dict]) -> str:
+    """The standard history string: the turns' pieces concatenated."""
+    return "".join(history_piece(t) for t in turns)
+
+
+def role_input(role: str, tools: Iterable[Tool | dict], history: str, *, thought: str = "",
+               family: str = "toolbench") -> str:
+    """Render a role sample's ``input``: template with docs/history/thought, plus the role's speaker suffix.
+
+    >>> role_input("summarizer", [], "user: hi</s>")
+    'Make a conclusion based on the conversation history:\\nuser: hi</s> conclusion: '
+    """
+    if family not in TEMPLATES:
+        raise ValueError(f"unknown prompt family {family!r}; expected one of {', '.join(TEMPLATES)}")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    tools = list(tools)
+    body = TEMPLATES[family][role].format(doc=render_docs(tools), history=history, thought=thought,
+                                          tool_names=tool_names(tools))
+    return body + SUFFIX[role]
+
+
+@dataclass(frozen=True)
+class PromptStyle:
+    """How a role sample's ``input`` becomes the model's text; the same object serves training and inference.
+
+    ``system_prefix``: prepend ``"system: "`` (the official training format). Default on, on both sides.
+    """
+
+    system_prefix: bool = True
+
+    def model_prompt(self, input_text: str) -> str:
+        """The exact prompt string fed to the tokenizer.
+
+        >>> PromptStyle().model_prompt("x assistant: ")
+        'system: x assistant: '
+        """
+        return ("system: " if self.system_prefix else "") + input_text
+
+
+DEFAULT_STYLE = PromptStyle()
