@@ -1,0 +1,83 @@
+import json
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from umi_lab.errors import DataError
+from umi_lab.plots import (
+    STYLE_PATH,
+    decision_counts,
+    plot_decision_breakdown,
+    plot_loss_curves,
+    plot_metric_bars,
+    read_loss_history,
+)
+from umi_lab.tables import TIDY_COLUMNS
+from umi_lab.trajectory import Dialogue, RecordedTrajectory
+
+
+def _check_outputs(paths):
+    assert [p.suffix for p in paths] == [".pdf", ".png"]
+    pdf = paths[0].read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert b"/FontFile2" in pdf or b"/Subtype /TrueType" in pdf   # Type 42 (TrueType) embedded
+    assert b"/Subtype /Type3" not in pdf
+    assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_style_file_embeds_truetype_and_backend_is_agg():
+    style = STYLE_PATH.read_text()
+    assert "pdf.fonttype: 42" in style and "ps.fonttype: 42" in style
+    assert "figure.figsize: 3.3" in style
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_metric_bars(tmp_path):
+    rows = [(f"{m}-{s}", m, s, "toolworld_test", metric, 0.1 * (s + 1) + (0.2 if m == "alpha_umi" else 0))
+            for m in ("single_llm", "alpha_umi") for s in range(3) for metric in ("plan_em", "hallu_rate", "avg_steps")]
+    paths = plot_metric_bars(pd.DataFrame(rows, columns=TIDY_COLUMNS), tmp_path / "bars")
+    _check_outputs(paths)
+    with pytest.raises(DataError, match="no results for benchmark"):
+        plot_metric_bars(pd.DataFrame(rows, columns=TIDY_COLUMNS), tmp_path / "x", benchmark="nope")
+
+
+def test_loss_curves_from_run_dir(tmp_path):
+    rows = [{"stage": stage, "role": role, "step": i, "epoch": i / 10, "loss": 4.0 / (i + 1), "learning_rate": 1e-3}
+            for stage, roles in ((1, ["backbone"]), (2, ["planner", "caller", "summarizer"]))
+            for role in roles for i in range(1, 11)]
+    (tmp_path / "loss_history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    df = read_loss_history(tmp_path)
+    assert len(df) == 40 and set(df["role"]) == {"backbone", "planner", "caller", "summarizer"}
+    _check_outputs(plot_loss_curves(tmp_path, tmp_path / "plots" / "loss"))
+
+
+def test_loss_history_errors_name_record_and_field(tmp_path):
+    bad = tmp_path / "loss_history.jsonl"
+    bad.write_text('{"stage": 1, "role": "backbone", "step": 1, "loss": 2.0}\n{"stage": 1, "role": "b", "step": 2}\n')
+    with pytest.raises(DataError, match="record 1: field loss: missing"):
+        read_loss_history(tmp_path)
+    bad.write_text('{"stage": 1, "role": "backbone", "step": 1, "loss": "nan?"}\n')
+    with pytest.raises(DataError, match="record 0: field loss"):
+        read_loss_history(bad)
+
+
+def _traj(method: str, decisions: list[str]) -> RecordedTrajectory:
+    turns = [{"from": "user", "value": "q"}]
+    for d in decisions:
+        turns.append({"from": "assistant", "value": f"think {d}"})
+    dialogue = Dialogue.from_dict({"tools": [], "instruction": "q", "conversations": turns})
+    return RecordedTrajectory("t0", method, dialogue, [], "conclusion")
+
+
+def test_decision_breakdown_counts_and_plot(tmp_path):
+    counts = decision_counts({
+        "alpha_umi": [_traj("alpha_umi", ["Next: caller.", "Next: caller.", "Next: conclusion."])],
+        "single_llm": [_traj("single_llm", ["Next: caller.", "garbage", "Next: give up."]),
+                       _traj("single_llm", ["Next: conclusion."])],
+    })
+    table = counts.set_index(["method", "decision"])["count"].to_dict()
+    assert table[("alpha_umi", "caller")] == 2 and table[("alpha_umi", "conclusion")] == 1
+    assert table[("single_llm", "invalid")] == 1 and table[("single_llm", "give up")] == 1
+    assert counts.groupby("method")["fraction"].sum().round(9).tolist() == [1.0, 1.0]
+    _check_outputs(plot_decision_breakdown(counts, tmp_path / "decisions"))

@@ -1,0 +1,184 @@
+"""Paper figures: metric bars with error bars, loss curves, planner-decision breakdown.
+
+Every figure is drawn inside the shipped ``paper.mplstyle`` (one-column size, TrueType fonts embedded
+in PDFs) and saved as both PDF and PNG. Plotting uses matplotlib's Agg backend so it works headless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from umi_lab.errors import DataError  # noqa: E402
+from umi_lab.io import read_jsonl  # noqa: E402
+from umi_lab.tables import METRICS, REALTIME_METRICS, STATIC_METRICS, aggregate, method_label  # noqa: E402
+from umi_lab.trajectory import RecordedTrajectory  # noqa: E402
+
+STYLE_PATH = Path(__file__).with_name("paper.mplstyle")
+DECISION_ORDER = ("caller", "conclusion", "give up", "invalid")
+LOSS_FIELDS = ("stage", "role", "step", "loss")
+
+
+@contextlib.contextmanager
+def paper_style() -> Iterator[None]:
+    """Draw inside the paper style: ``with paper_style(): fig, ax = plt.subplots()``."""
+    with plt.style.context(str(STYLE_PATH)):
+        yield
+
+
+def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
+    """Save ``fig`` as ``<stem>.pdf`` and ``<stem>.png``, close it, return both paths.
+
+    Example: ``save_figure(fig, "out/plots/metrics")``.
+    """
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".pdf"), stem.with_suffix(".png")]
+    for p in paths:
+        fig.savefig(p)
+    plt.close(fig)
+    return paths
+
+
+def plot_metric_bars(tidy: pd.DataFrame, out_stem: str | os.PathLike, *, benchmark: str | None = None,
+                     metrics: Iterable[str] | None = None, methods: Iterable[str] | None = None) -> list[Path]:
+    """Grouped bars: one group per metric, one bar per method, error bars = std over seeds.
+
+    Example: ``plot_metric_bars(load_tidy("results.csv"), "plots/static", benchmark="toolworld_test")``.
+    """
+    agg = aggregate(tidy)
+    if benchmark is None:
+        benchmark = str(agg["benchmark"].iloc[0]) if len(agg) else None
+    agg = agg[agg["benchmark"] == benchmark]
+    if agg.empty:
+        raise DataError(f"no results for benchmark {benchmark!r}", field="benchmark")
+    metrics = [m for m in (metrics or [*STATIC_METRICS, *REALTIME_METRICS, *sorted(set(agg["metric"]))])
+               if m in set(agg["metric"])]
+    metrics = list(dict.fromkeys(metrics))
+    methods = list(methods or dict.fromkeys(agg["method"]))
+    width = 0.8 / max(len(methods), 1)
+    x = np.arange(len(metrics))
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(max(3.3, 0.55 * len(metrics) + 1.2), 2.2))
+        for i, method in enumerate(methods):
+            rows = agg[agg["method"] == method].set_index("metric")
+            means, stds = [], []
+            for m in metrics:
+                scale = 100.0 if METRICS.get(m, ("", False, False))[2] else 1.0
+                means.append(rows["mean"].get(m, np.nan) * scale)
+                stds.append(np.nan_to_num(rows["std"].get(m, np.nan)) * scale)
+            ax.bar(x + (i - (len(methods) - 1) / 2) * width, means, width, yerr=stds, label=method_label(method),
+                   error_kw={"elinewidth": 0.6})
+        ax.set_xticks(x, [METRICS[m][0] if m in METRICS else m for m in metrics], rotation=30, ha="right")
+        ax.set_ylabel("value (% for rates)")
+        ax.set_xlabel(str(benchmark))
+        ax.legend(ncols=min(len(methods), 3), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+        return save_figure(fig, out_stem)
+
+
+def read_loss_history(run_dir_or_file: str | os.PathLike) -> pd.DataFrame:
+    """Read ``loss_history.jsonl`` (a run directory or the file) into a DataFrame, validating its fields.
+
+    Example: ``read_loss_history("runs/alpha_umi-s0")``.
+    """
+    path = Path(run_dir_or_file)
+    if path.is_dir():
+        path = path / "loss_history.jsonl"
+    rows = read_jsonl(path)
+    for i, row in enumerate(rows):
+        for key in LOSS_FIELDS:
+            if not isinstance(row, dict) or key not in row:
+                raise DataError("missing", file=str(path), record=i, field=key)
+        if not isinstance(row["loss"], (int, float)):
+            raise DataError(f"expected a number, got {row['loss']!r}", file=str(path), record=i, field="loss")
+    return pd.DataFrame(rows, columns=sorted({k for r in rows for k in r} | set(LOSS_FIELDS)))
+
+
+def plot_loss_curves(history: pd.DataFrame | str | os.PathLike, out_stem: str | os.PathLike,
+                     *, title: str | None = None) -> list[Path]:
+    """Training loss against step: one panel per stage, one line per role.
+
+    Example: ``plot_loss_curves("runs/alpha_umi-s0", "plots/loss_alpha_umi")``.
+    """
+    df = history if isinstance(history, pd.DataFrame) else read_loss_history(history)
+    if df.empty:
+        raise DataError("loss history is empty", field="loss")
+    stages = list(dict.fromkeys(df["stage"]))
+    with paper_style():
+        fig, axes = plt.subplots(1, len(stages), figsize=(3.3 if len(stages) == 1 else 1.9 * len(stages), 2.0),
+                                 squeeze=False, sharey=True)
+        for ax, stage in zip(axes[0], stages):
+            part = df[df["stage"] == stage]
+            for role in dict.fromkeys(part["role"]):
+                sub = part[part["role"] == role].sort_values("step")
+                ax.plot(sub["step"], sub["loss"], label=str(role), marker="o" if len(sub) < 4 else None, ms=2)
+            ax.set_title(f"stage {stage}")
+            ax.set_xlabel("step")
+            ax.legend()
+        axes[0][0].set_ylabel("training loss")
+        if title:
+            fig.suptitle(title, fontsize=7)
+        return save_figure(fig, out_stem)
+
+
+def planner_decision(text: str) -> str:
+    """The decision an assistant text announces: ``planner_decision("ok Next: caller.")`` → ``'caller'``."""
+    if "Next: give up" in text:
+        return "give up"
+    if "Next: conclusion" in text:
+        return "conclusion"
+    if "Next: caller" in text:
+        return "caller"
+    return "invalid"
+
+
+def decision_counts(trajectories: Mapping[str, Iterable[RecordedTrajectory]]) -> pd.DataFrame:
+    """Count planner decisions (assistant turns after the instruction) per method.
+
+    Returns columns ``method, decision, count, fraction``; decisions without ``Next:`` count as
+    ``invalid``. Example: ``decision_counts({"alpha_umi": load_trajectories("eval/t.jsonl")})``.
+    """
+    rows = []
+    for method, trajs in trajectories.items():
+        counts = dict.fromkeys(DECISION_ORDER, 0)
+        for t in trajs:
+            for turn in t.dialogue.conversations:
+                if turn.role == "assistant":
+                    counts[planner_decision(turn.value)] += 1
+        total = sum(counts.values())
+        for decision, n in counts.items():
+            rows.append({"method": method, "decision": decision, "count": n, "fraction": n / total if total else 0.0})
+    return pd.DataFrame(rows, columns=["method", "decision", "count", "fraction"])
+
+
+def plot_decision_breakdown(counts: pd.DataFrame, out_stem: str | os.PathLike) -> list[Path]:
+    """Stacked horizontal bars: share of caller / conclusion / give-up / invalid decisions per method.
+
+    Example: ``plot_decision_breakdown(decision_counts(trajs_by_method), "plots/decisions")``.
+    """
+    methods = list(dict.fromkeys(counts["method"]))
+    if not methods:
+        raise DataError("no decisions to plot", field="method")
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(3.3, 0.45 * len(methods) + 0.9))
+        left = np.zeros(len(methods))
+        for decision in DECISION_ORDER:
+            part = counts[counts["decision"] == decision].set_index("method")
+            vals = np.array([100.0 * part["fraction"].get(m, 0.0) for m in methods])
+            ax.barh(range(len(methods)), vals, left=left, label=decision, height=0.6)
+            left += vals
+        ax.set_yticks(range(len(methods)), [method_label(m) for m in methods])
+        ax.set_xlabel("planner decisions (%)")
+        ax.set_xlim(0, 100)
+        ax.grid(axis="x")
+        ax.legend(ncols=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+        return save_figure(fig, out_stem)
