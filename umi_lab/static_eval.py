@@ -1,0 +1,366 @@
+"""Static evaluation, compatible with the official alpha-UMi evaluator (``GLPFT/inference_utils/toolbench``).
+
+One sample per planner decision of a test dialogue (``static_samples``); a prediction string per sample,
+parsed with ``parse_step``; metrics computed by ``evaluate_predictions`` exactly as the official
+``evaluate-multi_agent.py`` computes them (plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge).
+
+Where the official script crashes we return a number instead, and count the case:
+
+* an empty argument-F1 list (e.g. no reference ``{}`` arguments): official ``ZeroDivisionError``; here the
+  mean is 0, so the value is ``1e-30``; ``counts["easy_f1_n"]`` etc. say how many samples each list holds.
+* a ``call`` prediction without a second ``</s>`` segment (``text.split('</s>')[1]``): official
+  ``IndexError``; here the segment is empty, so action ``none`` and input ``{}``
+  (``counts["pred_unparseable"]``).
+* an empty ROUGE hypothesis or reference (nothing but dots or nothing at all, which the ``rouge`` package
+  refuses with "Hypothesis is empty."): the pair scores 0 and still counts in the mean
+  (``counts["rouge_empty"]``). Every other pair is scored by the ``rouge`` package itself.
+* no samples at all: every metric is 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from rouge import Rouge
+
+from umi_lab.errors import DataError
+from umi_lab.io import read_json, write_json
+from umi_lab.prompts import FAMILIES, history_string, role_input
+from umi_lab.trajectory import Dialogue, load_dialogues
+
+DECISION_MARKS = {"caller": "Next: caller.", "conclusion": "Next: conclusion.", "give up": "Next: give up."}
+PLANS = ("call", "finish", "give up")
+PLAN_OF_DECISION = {"caller": "call", "conclusion": "finish", "give up": "give up"}
+F1_EPS = 1e-30
+
+
+# ----------------------------------------------------------------------------------------------- samples
+def static_samples(dialogues: Iterable[Dialogue | dict], family: str = "toolbench", *,
+                   file: str | None = None) -> list[dict[str, Any]]:
+    """One static-evaluation sample per planner decision (assistant turn with a ``Next:`` mark).
+
+    Each sample: ``tools``, ``instruction``, ``history`` (turn dicts before the decision), ``dispath``
+    (the history string, the official key name), ``model_input`` (planner template + `` assistant: ``),
+    ``reference``, ``decision`` (caller | conclusion | give up), ``dialogue_index``, ``turn_index``,
+    ``family`` and ``id`` (the dialogue's id, or None).
+
+    >>> d = {"tools": [], "instruction": "q", "conversations": [{"from": "user", "value": "q"},
+    ...      {"from": "assistant", "value": "Done. Next: give up."}]}
+    >>> [s["reference"] for s in static_samples([d])]
+    ['Done. Next: give up.']
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown prompt family {family!r}; expected one of {', '.join(FAMILIES)}")
+    samples = []
+    for di, raw in enumerate(dialogues):
+        dlg = raw if isinstance(raw, Dialogue) else Dialogue.from_dict(raw, file=file, record=di)
+        turns = dlg.conversations
+        tools = [t.to_dict() for t in dlg.tools]
+        for ti, turn in enumerate(turns):
+            if turn.role != "assistant" or not any(m in turn.value for m in DECISION_MARKS.values()):
+                continue
+            history = turns[:ti]
+            # The official builder: a value mentioning caller/conclusion gets the next turn appended.
+            if "Next: caller" in turn.value or DECISION_MARKS["conclusion"] in turn.value:
+                if ti + 1 >= len(turns):
+                    raise DataError("a caller/conclusion decision is the last turn; the reference needs the "
+                                    "turn after it", file=file, record=di, field=f"conversations[{ti}].value")
+                nxt = turns[ti + 1]
+                reference = f"assistant: {turn.value}</s>{nxt.role}: {nxt.value}</s>"
+            else:
+                reference = turn.value
+            plan = parse_step(reference)[0]
+            dispath = history_string(history)
+            samples.append({
+                "tools": tools, "instruction": dlg.instruction,
+                "history": [t.to_dict() for t in history], "dispath": dispath,
+                "model_input": role_input("planner", dlg.tools, dispath, family=family),
+                "reference": reference,
+                "decision": {"call": "caller", "finish": "conclusion", "give up": "give up"}[plan],
+                "dialogue_index": di, "turn_index": ti, "family": family, "id": dlg.id,
+            })
+    return samples
+
+
+def caller_input(sample: dict[str, Any], thought: str, *, speaker: str = "assistant") -> str:
+    """The caller's model input continuing a static sample after the planner said ``thought``.
+
+    ``speaker="assistant"`` matches the training data; ``"planner"`` is the official inference quirk
+    (it writes ``planner: <thought></s>`` into the history).
+    Example: ``caller_input(sample, "Search it. Next: caller.")``.
+    """
+    history = sample["dispath"] + f"{speaker}: {thought}</s>"
+    return role_input("caller", sample["tools"], history, thought=thought, family=sample.get("family", "toolbench"))
+
+
+def summarizer_input(sample: dict[str, Any], thought: str, *, speaker: str = "assistant") -> str:
+    """The summarizer's model input after the planner's ``thought`` (see ``caller_input``).
+
+    Example: ``summarizer_input(sample, "I know it. Next: conclusion.")``.
+    """
+    history = sample["dispath"] + f"{speaker}: {thought}</s>"
+    return role_input("summarizer", sample["tools"], history, family=sample.get("family", "toolbench"))
+
+
+# ----------------------------------------------------------------------------------------------- parsing
+def parse_step(text: str) -> tuple[str, str | None, str | None, str | None]:
+    """Parse a prediction or reference into ``(plan, action, action_input, answer)`` (official rules).
+
+    >>> parse_step("assistant: x Next: caller.</s>caller: Action: f\\nAction Input: {}</s>")
+    ('call', 'f', '{}', None)
+    >>> parse_step("asssitant: y Next: conclusion.</s>conclusion: 42</s>")
+    ('finish', None, None, '42')
+    """
+    if "Next: give up" in text:
+        return "give up", None, None, None
+    if "Next: conclusion" in text:
+        answer = text[text.rindex("conclusion: ") + len("conclusion: "):] if "conclusion: " in text else text
+        return "finish", None, None, answer.replace("</s>", "")
+    segments = text.split("</s>")
+    seg = segments[1] if len(segments) > 1 else ""
+    action_input = seg[seg.rindex("Action Input:") + len("Action Input:"):].strip() if "Action Input:" in seg else "{}"
+    if "Action:" in seg:
+        action = seg[seg.rindex("Action:") + len("Action:"):].strip()
+        if "Action Input:" in action:
+            action = action[:action.index("Action Input:")].strip()
+    else:
+        action = "none"
+    return "call", action, action_input, None
+
+
+def planner_decision(planner_out: str) -> tuple[str, str]:
+    """Decision of a planner output and the output cut right after its mark (official inference rules).
+
+    No mark at all counts as ``caller`` and gets ``Next: caller.`` appended (no space, as official).
+
+    >>> planner_decision("Look it up. Next: caller. extra")
+    ('caller', 'Look it up. Next: caller.')
+    """
+    for decision in ("give up", "conclusion", "caller"):
+        mark = DECISION_MARKS[decision]
+        if mark in planner_out:
+            return decision, planner_out[:planner_out.index(mark) + len(mark)]
+    return "caller", planner_out + DECISION_MARKS["caller"]
+
+
+def clean_candidate(text: str) -> str:
+    """Official clean-up of a generated text: drop a leading ``": "``; blank, ``.`` or ``,`` → ``none``."""
+    if text.startswith(": "):
+        text = text[2:]
+    return "none" if text.strip() in ("", ".", ",") else text
+
+
+def compose_prediction(planner_out: str, caller_out: str | None = None, summarizer_out: str | None = None) -> str:
+    """The multi-agent prediction string in the official shape (with its ``asssitant: `` misspelling).
+
+    Give up → the cut planner output alone; conclusion → ``asssitant: P</s>conclusion: S``;
+    caller → ``asssitant: P</s>caller: C``. A missing caller/summarizer output counts as ``none``.
+
+    >>> compose_prediction("Find it. Next: caller.", "Action: f\\nAction Input: {}")
+    'asssitant: Find it. Next: caller.</s>caller: Action: f\\nAction Input: {}'
+    """
+    planner_out = clean_candidate(planner_out)
+    decision, cut = planner_decision(planner_out)
+    if decision == "give up":
+        return cut
+    if decision == "conclusion":
+        return f"asssitant: {cut}</s>conclusion: {clean_candidate(summarizer_out or '')}"
+    return f"asssitant: {cut}</s>caller: {clean_candidate(caller_out or '')}"
+
+
+# ----------------------------------------------------------------------------------------------- metrics
+@dataclass
+class _F1Lists:
+    easy: list
+    hard: list
+    overall: list
+    left_out: int = 0
+
+
+def _argument_f1(pred_action: str, ref_action: str, pred_input: str, ref_input: str, acc: _F1Lists) -> None:
+    """Append one reference-``call`` sample to the F1 lists, following the official branches."""
+    if pred_action != ref_action:
+        for lst in (acc.easy, acc.hard, acc.overall):
+            lst.append(0)
+        return
+    try:
+        ref = json.loads(ref_input)
+    except (ValueError, RecursionError):
+        acc.left_out += 1  # official: the sample is left out of all three lists
+        return
+    try:
+        pred = json.loads(pred_input)
+    except (ValueError, RecursionError):
+        pred = _UNPARSED
+    if ref == {}:
+        score = 1 if (pred is not _UNPARSED and pred == {}) else 0
+        acc.easy.append(score)
+        acc.overall.append(score)
+        return
+    score = 0
+    if isinstance(ref, dict) and isinstance(pred, dict):
+        full = sum(1 for k, v in ref.items() if k in pred and pred[k] == v)
+        half = sum(1 for k, v in ref.items() if k in pred and pred[k] != v)
+        recall = (0.5 * half + full) / (len(ref) + F1_EPS)
+        precision = (0.5 * half + full) / (len(pred) + F1_EPS)
+        if recall + precision != 0:
+            score = (2 * recall * precision) / (recall + precision)
+    acc.hard.append(score)
+    acc.overall.append(score)
+
+
+_UNPARSED = object()
+
+
+def _words_for_rouge(text: str) -> bool:
+    """Whether the ``rouge`` package accepts ``text`` (it needs one non-empty ``.``-separated piece)."""
+    return any(len(piece) > 0 for piece in text.split("."))
+
+
+def rouge_l(hyps: list[str], refs: list[str]) -> tuple[float, int]:
+    """Mean Rouge-L F of hypothesis/reference pairs with the ``rouge`` package; empty pairs score 0.
+
+    Returns ``(mean, n_empty)``; 0 for no pairs. ``rouge_l(["a b"], ["a b"])[0]`` ≈ 1.
+    """
+    if not refs:
+        return 0, 0
+    ok = [i for i, (h, r) in enumerate(zip(hyps, refs)) if _words_for_rouge(h) and _words_for_rouge(r)]
+    scores = [0.0] * len(refs)
+    if ok:
+        got = Rouge().get_scores([hyps[i] for i in ok], [refs[i] for i in ok])
+        for i, s in zip(ok, got):
+            scores[i] = s["rouge-l"]["f"]
+    total = 0
+    for s in scores:  # the package's own summation order
+        total = total + s
+    return total / len(refs), len(refs) - len(ok)
+
+
+def _mean_eps(values: list) -> float:
+    return (sum(values) / len(values) if values else 0) + F1_EPS
+
+
+def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = None) -> dict[str, Any]:
+    """Official-compatible metrics of samples carrying ``reference``, ``predictions`` and ``tools``.
+
+    Returns ``plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge`` plus ``counts`` and
+    ``confusion`` (``confusion[ref_plan][pred_plan]``). Example:
+    ``evaluate_predictions(read_json("predictions.json"))["plan_em"]``.
+    """
+    plan_ref, plan_pred, ans_ref, ans_pred = [], [], [], []
+    act_ref, act_pred, in_ref, in_pred = [], [], [], []
+    hallu = 0
+    counts: Counter = Counter()
+    confusion = {p: dict.fromkeys(PLANS, 0) for p in PLANS}
+    for i, d in enumerate(samples):
+        reference, prediction, names = _checked(d, i, file)
+        r_plan, r_action, r_input, r_answer = parse_step(reference)
+        if r_plan == "call" and "</s>" not in reference:
+            raise DataError("a call reference needs the caller turn after '</s>'", file=file, record=i,
+                            field="reference")
+        p_plan, p_action, p_input, p_answer = parse_step(prediction)
+        if p_plan == "call" and "</s>" not in prediction:
+            counts["pred_unparseable"] += 1
+        if p_action is not None and p_action != "none" and p_action not in names:
+            hallu += 1
+            counts["hallucinated"] += 1
+        plan_ref.append(r_plan)
+        plan_pred.append(p_plan)
+        confusion[r_plan][p_plan] += 1
+        counts[f"ref_{r_plan}"] += 1
+        counts[f"pred_{p_plan}"] += 1
+        if r_plan == "finish":
+            ans_ref.append(r_answer)
+            ans_pred.append("none" if p_answer is None else p_answer)
+        elif r_plan == "call":
+            act_ref.append(r_action)
+            in_ref.append(r_input)
+            act_pred.append("none" if p_action is None else p_action)
+            in_pred.append("{}" if p_input is None else p_input)
+    f1 = _F1Lists([], [], [])
+    for pa, ra, pi, ri in zip(act_pred, act_ref, in_pred, in_ref):
+        _argument_f1(pa, ra, pi, ri, f1)
+    rouge, rouge_empty = rouge_l(ans_pred, ans_ref)
+    n = len(samples)
+    counts.update({"samples": n, "easy_f1_n": len(f1.easy), "hard_f1_n": len(f1.hard), "f1_n": len(f1.overall),
+                   "args_ref_unparseable": f1.left_out, "rouge_empty": rouge_empty})
+    for key in ("ref_call", "ref_finish", "ref_give up", "pred_call", "pred_finish", "pred_give up",
+                "hallucinated", "pred_unparseable"):
+        counts.setdefault(key, 0)
+    return {
+        "plan_em": sum(a == b for a, b in zip(plan_ref, plan_pred)) / n if n else 0,
+        "action_em": sum(a == b for a, b in zip(act_ref, act_pred)) / len(act_ref) if act_ref else 0,
+        "hallu_rate": hallu / n if n else 0,
+        "easy_f1": _mean_eps(f1.easy), "hard_f1": _mean_eps(f1.hard), "f1": _mean_eps(f1.overall),
+        "rouge": rouge, "counts": dict(sorted(counts.items())), "confusion": confusion,
+    }
+
+
+def _checked(d: Any, i: int, file: str | None) -> tuple[str, str, list[str]]:
+    if not isinstance(d, dict):
+        raise DataError(f"expected an object, got {type(d).__name__}", file=file, record=i)
+    for key in ("reference", "predictions"):
+        if key not in d:
+            raise DataError("missing", file=file, record=i, field=key)
+        if not isinstance(d[key], str):
+            raise DataError(f"expected str, got {type(d[key]).__name__}", file=file, record=i, field=key)
+    tools = d.get("tools")
+    if not isinstance(tools, list):
+        raise DataError("missing or not a list", file=file, record=i, field="tools")
+    names = []
+    for j, t in enumerate(tools):
+        if not isinstance(t, dict) or not isinstance(t.get("Name"), str):
+            raise DataError("a tool needs a string Name", file=file, record=i, field=f"tools[{j}].Name")
+        names.append(t["Name"])
+    return d["reference"], d["predictions"], names
+
+
+def evaluate_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Metrics of an official-shape ``predictions.json`` (a JSON list of samples with ``predictions``).
+
+    Example: ``evaluate_file("run/eval/toolbench-static/predictions.json")["f1"]``.
+    """
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise DataError("expected a JSON list of samples", file=str(path))
+    return evaluate_predictions(data, file=str(path))
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+def _cmd_samples(args: argparse.Namespace) -> int:
+    samples = static_samples(load_dialogues(args.input), args.prompts, file=args.input)
+    write_json(args.out, samples)
+    counts = Counter(s["decision"] for s in samples)
+    print(json.dumps({"samples": len(samples), **{k: counts.get(k, 0) for k in DECISION_MARKS}, "out": args.out}))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    metrics = evaluate_file(args.predictions)
+    if args.out:
+        write_json(args.out, metrics)
+    print(json.dumps(metrics))
+    return 0
+
+
+def add_cli(sub: Any) -> None:
+    """Register ``static-samples`` and ``evaluate-static``."""
+    p = sub.add_parser("static-samples", help="one static-evaluation sample per planner decision")
+    p.add_argument("--input", required=True, help="test conversations (JSON list or JSONL of dialogues)")
+    p.add_argument("--out", required=True, help="where to write the samples (JSON list)")
+    p.add_argument("--prompts", default="toolbench", choices=FAMILIES, help="prompt family")
+    p.set_defaults(func=_cmd_samples)
+    e = sub.add_parser("evaluate-static", help="official-compatible static metrics of a predictions.json")
+    e.add_argument("predictions", help="JSON list of samples, each with reference, predictions, tools")
+    e.add_argument("--out", default=None, help="also write the metrics JSON here")
+    e.set_defaults(func=_cmd_evaluate)
+
+
+__all__ = ["static_samples", "parse_step", "planner_decision", "clean_candidate", "compose_prediction",
+           "caller_input", "summarizer_input", "rouge_l", "evaluate_predictions", "evaluate_file", "add_cli"]
