@@ -1,0 +1,284 @@
+"""Typed, validated configuration for GLPFT training and its baselines.
+
+``GLPFTConfig`` is the whole run (method, model, data, LoRA, schedule, init, seed, prompt style);
+``GLPFTStageConfig`` extends TRL's ``SFTConfig`` with the role and stage being trained, and is what
+each ``SFTTrainer`` receives. Schedules come from presets (``SCHEDULE_PRESETS``):
+
+* ``paper``: the α-UMi paper's full fine-tuning schedule — stage 1: 2 epochs, lr 5e-5, warmup 0.4,
+  cosine; planner and caller: 1 epoch, lr 1e-5, weight decay 0.01, warmup 0.2; summarizer: 2 epochs,
+  lr 1e-5, weight decay 0.01, warmup 0.4.
+* ``lora`` (default): the same epochs and warmup shapes with learning rates scaled for LoRA (stage 1
+  2e-4, stage 2 5e-5). A LoRA update starts at zero and lives in a rank-r subspace, so each step moves
+  the model much less than a full-parameter step at the same lr; LoRA practice (LoRA, QLoRA papers)
+  therefore uses roughly 10x the full fine-tuning rate. Stage 2 keeps the paper's 5x ratio between
+  stage 1 and stage 2 rates.
+* ``tiny``: for the embedded CPU model, whose few hundred training steps need larger rates still.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from trl import SFTConfig
+
+from umi_lab.errors import DataError
+from umi_lab.prompts import FAMILIES, PromptStyle
+
+TRAIN_ROLES = ("backbone", "planner", "caller", "summarizer", "multitask")
+METHODS = ("alpha_umi", "single_llm", "multi_llm_one_stage", "single_llm_multitask")
+INITS = ("copy", "merge")
+DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class LoRASettings:
+    """LoRA hyper-parameters; ``enabled=False`` switches to full fine-tuning."""
+
+    enabled: bool = True
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
+
+    def peft_config(self):
+        """The matching ``peft.LoraConfig``. Example: ``LoRASettings(r=8).peft_config().r == 8``."""
+        from peft import LoraConfig
+
+        return LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout,
+                          target_modules=list(self.target_modules), bias="none", task_type="CAUSAL_LM")
+
+
+@dataclass
+class StageSchedule:
+    """Optimisation schedule of one role's training."""
+
+    epochs: float = 1.0
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    lr_scheduler_type: str = "cosine"
+    batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    max_steps: int = -1
+
+
+@dataclass
+class Schedule:
+    """One ``StageSchedule`` per trainable role."""
+
+    backbone: StageSchedule = field(default_factory=StageSchedule)
+    planner: StageSchedule = field(default_factory=StageSchedule)
+    caller: StageSchedule = field(default_factory=StageSchedule)
+    summarizer: StageSchedule = field(default_factory=StageSchedule)
+    multitask: StageSchedule = field(default_factory=StageSchedule)
+
+
+def _schedule(stage1_lr: float, stage2_lr: float) -> Schedule:
+    s1 = StageSchedule(epochs=2, learning_rate=stage1_lr, warmup_ratio=0.4)
+    pc = StageSchedule(epochs=1, learning_rate=stage2_lr, weight_decay=0.01, warmup_ratio=0.2)
+    summ = StageSchedule(epochs=2, learning_rate=stage2_lr, weight_decay=0.01, warmup_ratio=0.4)
+    return Schedule(backbone=s1, planner=pc, caller=replace(pc), summarizer=summ, multitask=replace(s1))
+
+
+SCHEDULE_PRESETS: dict[str, Schedule] = {
+    "paper": _schedule(5e-5, 1e-5),
+    "lora": _schedule(2e-4, 5e-5),
+    "tiny": _schedule(2e-3, 1e-3),
+}
+
+
+@dataclass
+class GLPFTStageConfig(SFTConfig):
+    """TRL ``SFTConfig`` plus the role and stage being trained (``stage`` 1 = backbone, 2 = roles)."""
+
+    role: str = "backbone"
+    stage: int = 1
+
+
+@dataclass
+class GLPFTConfig:
+    """A whole training run. Example::
+
+        GLPFTConfig(method="alpha_umi", model="tiny", data="data/toolworld", out="runs/a", smoke=True)
+
+    ``schedule`` is a preset name or a ``Schedule``; ``schedule_overrides`` maps a role to field changes
+    (``{"planner": {"learning_rate": 2e-5}}``); ``sft_overrides`` are extra ``SFTConfig`` keyword arguments.
+    """
+
+    method: str = "alpha_umi"
+    model: str = "tiny"
+    data: str = ""
+    out: str = ""
+    init: str = "copy"
+    seed: int = 42
+    schedule: str | Schedule = "lora"
+    schedule_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lora: LoRASettings = field(default_factory=LoRASettings)
+    prompt_style: PromptStyle = field(default_factory=PromptStyle)
+    family: str = "toolbench"
+    compat: str = "default"
+    max_length: int = 1024
+    min_prompt_tokens: int = 32
+    max_samples: int | None = None
+    smoke: bool = False
+    logging_steps: int = 1
+    save_steps: int = 50
+    resume: bool = False
+    sft_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.lora, dict):
+            self.lora = _build(LoRASettings, self.lora, "lora")
+        if isinstance(self.prompt_style, dict):
+            self.prompt_style = _build(PromptStyle, self.prompt_style, "prompt_style")
+        self.validate()
+
+    # ------------------------------------------------------------------ validation / resolution
+    def validate(self) -> None:
+        """Raise ``DataError`` (naming the field) for an invalid value."""
+        def bad(name, msg):
+            raise DataError(msg, field=name)
+
+        if self.method not in METHODS:
+            bad("method", f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
+        if self.init not in INITS:
+            bad("init", f"unknown init {self.init!r}; expected one of {', '.join(INITS)}")
+        if isinstance(self.schedule, str) and self.schedule not in SCHEDULE_PRESETS:
+            bad("schedule", f"unknown schedule preset {self.schedule!r}; expected one of {', '.join(SCHEDULE_PRESETS)}")
+        if self.family not in FAMILIES:
+            bad("family", f"unknown prompt family {self.family!r}; expected one of {', '.join(FAMILIES)}")
+        for name in ("max_length", "min_prompt_tokens", "logging_steps", "save_steps"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                bad(name, f"expected a positive integer, got {getattr(self, name)!r}")
+        if self.min_prompt_tokens >= self.max_length:
+            bad("min_prompt_tokens", "must be smaller than max_length")
+        if self.max_samples is not None and (not isinstance(self.max_samples, int) or self.max_samples < 1):
+            bad("max_samples", f"expected a positive integer or null, got {self.max_samples!r}")
+        if not isinstance(self.seed, int):
+            bad("seed", f"expected an integer, got {self.seed!r}")
+        if self.lora.r < 1 or not 0 <= self.lora.dropout < 1 or not self.lora.target_modules:
+            bad("lora", "need r >= 1, 0 <= dropout < 1 and at least one target module")
+        for role, changes in self.schedule_overrides.items():
+            if role not in TRAIN_ROLES:
+                bad(f"schedule_overrides.{role}", f"unknown role; expected one of {', '.join(TRAIN_ROLES)}")
+            known = {f.name for f in fields(StageSchedule)}
+            for key in changes:
+                if key not in known:
+                    bad(f"schedule_overrides.{role}.{key}", f"unknown field; expected one of {', '.join(sorted(known))}")
+        known_sft = {f.name for f in fields(SFTConfig)}
+        for key in self.sft_overrides:
+            if key not in known_sft:
+                bad(f"sft_overrides.{key}", "not an SFTConfig field")
+
+    def resolved_schedule(self) -> Schedule:
+        """The preset (or given ``Schedule``) with overrides applied and, in smoke mode, shrunk."""
+        base = SCHEDULE_PRESETS[self.schedule] if isinstance(self.schedule, str) else self.schedule
+        out = {}
+        for f in fields(Schedule):
+            stage = replace(getattr(base, f.name), **self.schedule_overrides.get(f.name, {}))
+            if self.smoke:
+                stage = replace(stage, max_steps=3, batch_size=2, gradient_accumulation_steps=1)
+            out[f.name] = stage
+        return Schedule(**out)
+
+    def effective(self) -> dict[str, Any]:
+        """Smoke-mode adjustments of the data size and sequence length."""
+        if not self.smoke:
+            return {"max_samples": self.max_samples, "max_length": self.max_length}
+        return {"max_samples": min(self.max_samples or 8, 8), "max_length": min(self.max_length, 384)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with the schedule resolved (what ``config.json`` holds)."""
+        d = asdict(self)
+        d["schedule_preset"] = self.schedule if isinstance(self.schedule, str) else None
+        d["schedule"] = asdict(self.resolved_schedule())
+        d["prompt_style"] = asdict(self.prompt_style)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> GLPFTConfig:
+        """Build from a plain dict; unknown fields or bad values → ``DataError`` naming file and field.
+
+        >>> GLPFTConfig.from_dict({"method": "single_llm", "lora": {"r": 4}}).lora.r
+        4
+        """
+        if not isinstance(d, dict):
+            raise DataError("expected a mapping of config fields", file=file)
+        d = dict(d)
+        d.pop("schedule_preset", None)
+        try:
+            if isinstance(d.get("schedule"), dict):
+                d["schedule"] = Schedule(**{role: _build(StageSchedule, v, f"schedule.{role}")
+                                            for role, v in _checked(d["schedule"], Schedule, "schedule").items()})
+            return _build(cls, d, None)
+        except DataError as e:
+            raise e.located(file=file) from None
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> GLPFTConfig:
+        """Load a YAML or JSON config file. Example: ``GLPFTConfig.from_file("umi_lab/configs/smoke.yaml")``."""
+        return cls.from_dict(read_config_file(path), file=str(path))
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The raw mapping in a YAML (``.yaml``/``.yml``) or JSON config file; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError("config file not found", file=str(path)) from None
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise DataError(f"invalid YAML: {e}", file=str(path)) from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON at line {e.lineno}: {e.msg}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise DataError("expected a mapping of config fields", file=str(path))
+    return data
+
+
+def _checked(d: Any, cls, where: str) -> dict:
+    if not isinstance(d, dict):
+        raise DataError(f"expected a mapping, got {type(d).__name__}", field=where)
+    known = {f.name for f in fields(cls)}
+    for key in d:
+        if key not in known:
+            raise DataError(f"unknown field; expected one of {', '.join(sorted(known))}",
+                            field=f"{where}.{key}" if where else key)
+    return d
+
+
+def _build(cls, d: Any, where: str | None):
+    d = dict(_checked(d, cls, where or ""))
+    types = {f.name: f.type for f in fields(cls)}
+    for key, value in list(d.items()):
+        t = str(types[key])
+        if t == "float" and isinstance(value, str):  # YAML reads 5e-5 (no dot) as a string
+            try:
+                value = d[key] = float(value)
+            except ValueError:
+                pass
+        name = f"{where}.{key}" if where else key
+        if t in ("int",) and (not isinstance(value, int) or isinstance(value, bool)):
+            raise DataError(f"expected an integer, got {value!r}", field=name)
+        if t == "float" and (not isinstance(value, int | float) or isinstance(value, bool)):
+            raise DataError(f"expected a number, got {value!r}", field=name)
+        if t == "bool" and not isinstance(value, bool):
+            raise DataError(f"expected true or false, got {value!r}", field=name)
+        if t == "str" and not isinstance(value, str):
+            raise DataError(f"expected a string, got {value!r}", field=name)
+    try:
+        return cls(**d)
+    except TypeError as e:
+        raise DataError(str(e), field=where) from None
