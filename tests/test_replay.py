@@ -1,0 +1,85 @@
+import json
+import re
+
+import pytest
+
+from umi_lab.cli import main
+from umi_lab.errors import DataError
+from umi_lab.replay import export_replay_html, render_page, replay_data
+from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord
+from umi_lab.widgets import load_tracks
+
+HOSTILE = "</script><script>alert(1)</script>"
+
+
+def _traj(method, task_id, decision_tool):
+    d = Dialogue.from_dict({
+        "id": task_id, "tools": [{"Name": "lookup", "function": "find <things>", "input": {}}],
+        "instruction": f"task {task_id} {HOSTILE}",
+        "conversations": [{"from": "user", "value": f"task {task_id} {HOSTILE}"},
+                          {"from": "assistant", "value": "think & act. Next: caller."},
+                          {"from": "caller", "value": f"Action: {decision_tool}\nAction Input: {{\"q\": \"{task_id}\"}}"},
+                          {"from": "observation", "value": HOSTILE},
+                          {"from": "assistant", "value": "done. Next: conclusion."},
+                          {"from": "conclusion", "value": f"answer {HOSTILE}"}]})
+    return RecordedTrajectory(task_id, method, d, [StepRecord("planner", "x", 5, 3, 0.1)], "conclusion")
+
+
+def _write(path, trajs):
+    path.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in trajs))
+    return path
+
+
+def _embedded(page: str) -> dict:
+    m = re.search(r'<script type="application/json" id="umi-data">(.*?)</script>', page, re.S)
+    return json.loads(m.group(1))
+
+
+def test_page_is_self_contained_and_escaped(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [_traj("alpha_umi", "t1", "lookup"), _traj("alpha_umi", "t2", "lookup")])
+    b = _write(tmp_path / "b.jsonl", [_traj("single_llm", "t1", "lokup")])
+    out = export_replay_html([a, b], tmp_path / "page.html")
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert "alert(1)" in page and "<script>alert(1)" not in page             # hostile text never live
+    assert page.count("<script") == 2 and page.count("</script>") == 2        # only our two script elements
+    assert "src=" not in page and "http" not in page                         # no external assets
+    data = _embedded(page)
+    t1, t2 = data["tasks"]
+    assert (t1["task_id"], t1["steps"], [c["label"] for c in t1["columns"]]) == ("t1", 6, ["alpha_umi", "single_llm"])
+    assert [c["label"] for c in t2["columns"]] == ["alpha_umi"]
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in t1["columns"][0]["turns"][3]
+    assert "find &lt;things&gt;" in t1["tools"]
+    assert 'id="umi-next"' in page and 'id="umi-play"' in page and 'type="range"' in page
+
+
+def test_gold_column_and_marks(tmp_path):
+    main_tracks = load_tracks([_traj("single_llm", "t1", "lokup")])
+    gold = load_tracks([_traj("gold", "t1", "lookup").dialogue], label="gold")
+    data = replay_data(main_tracks, [], gold)
+    cols = data["tasks"][0]["columns"]
+    assert [c["label"] for c in cols] == ["single_llm", "gold"]
+    assert "gold: lookup" in cols[0]["turns"][2] and "= gold" in cols[0]["turns"][1]
+    assert cols[1]["footer"] == '<div class="umi-meta">end of dialogue</div>'
+    with pytest.raises(DataError, match="nothing to replay"):
+        render_page({"tasks": []})
+
+
+def test_cli_on_real_dialogues(shared_data, tmp_path, capsys):
+    src = shared_data / "alpha_umi_toolbench/test/out_of_domain.json"
+    out = tmp_path / "ood.html"
+    assert main(["replay-html", "--trajectories", str(src), "--limit", "7", "--out", str(out)]) == 0
+    assert "replay page:" in capsys.readouterr().out
+    data = _embedded(out.read_text())
+    assert len(data["tasks"]) == 7 and data["tasks"][0]["task_id"] == "#0"
+    first = json.loads(src.read_text())[0]
+    assert data["tasks"][0]["steps"] == len(first["conversations"])
+
+
+def test_cli_bad_input_is_a_located_error(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task_id": "x", "method": "m", "dialogue": {"tools": [], "instruction": "q", '
+                   '"conversations": [{"from": "robot", "value": "hi"}]}, "steps": [], "outcome": "error"}\n')
+    assert main(["replay-html", "--trajectories", str(bad), "--out", str(tmp_path / "x.html")]) == 2
+    assert "bad.jsonl: record 0: field conversations[0].from: unknown role 'robot'" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
