@@ -1,7 +1,11 @@
+import json
+
 import pandas as pd
 import pytest
 
+from umi_lab.ablation import AblationConfig, EvalSpec, run_ablation, train_config
 from umi_lab.errors import DataError
+from umi_lab.io import write_json
 from umi_lab.tables import (
     TIDY_COLUMNS,
     TableOptions,
@@ -103,3 +107,80 @@ def test_write_tables_roundtrip_parquet(tmp_path):
     assert paths["markdown"].read_text() == to_markdown(df)
     summary = pd.read_csv(paths["summary"])
     assert len(summary) == 6 and set(summary.columns) == {"method", "benchmark", "metric", "mean", "std", "n"}
+
+
+# ------------------------------------------------------------------------------------ ablation grid
+
+def _fake_train(calls):
+    def train(config):
+        from pathlib import Path
+
+        calls.append((config.method, config.init, config.seed, config.smoke))
+        run = Path(config.out)
+        run.mkdir(parents=True, exist_ok=True)
+        if config.seed == 13:
+            (run / "status").write_text("failed\n")
+            raise RuntimeError("out of memory")
+        (run / "loss_history.jsonl").write_text(
+            "".join(json.dumps({"stage": 1, "role": "backbone", "step": i, "loss": 3.0 / i}) + "\n" for i in (1, 2)))
+        (run / "status").write_text("done\n")
+        return run
+    return train
+
+
+def _fake_eval(calls):
+    def evaluate(run_dir, spec, **kwargs):
+        calls.append((run_dir.name, spec.name, kwargs))
+        if spec.mode == "realtime" and run_dir.name.startswith("single_llm-"):
+            raise ValueError("agent crashed")
+        seed = int(run_dir.name.rsplit("-s", 1)[1])
+        bonus = 0.2 if run_dir.name.startswith("alpha_umi") else 0.0
+        write_json(run_dir / "eval" / spec.name / "metrics.json",
+                   {"plan_em": 0.5 + bonus + 0.01 * seed, "hallu_rate": 0.1, "counts": {"samples": 3}})
+    return evaluate
+
+
+def test_ablation_grid_reuses_finished_work_and_records_failures(tmp_path):
+    trains, evals = [], []
+    cfg = AblationConfig(data="roles", out=str(tmp_path / "abl"), methods=("single_llm", "alpha_umi_merge"),
+                         seeds=(0, 1), evals=("toolworld-id:static", "toolworld-id:realtime"), smoke=True,
+                         eval_overrides={"limit": 5})
+    res = run_ablation(cfg, train_fn=_fake_train(trains), evaluate_fn=_fake_eval(evals), report=True, say=lambda s: None)
+    assert sorted(trains) == [("alpha_umi", "merge", 0, True), ("alpha_umi", "merge", 1, True),
+                              ("single_llm", "copy", 0, True), ("single_llm", "copy", 1, True)]
+    assert evals[0] == ("single_llm-s0", "toolworld-id-static", {"limit": 5})
+    assert res.counts == {"trained": 4, "reused_runs": 0, "evaluated": 6, "reused_evals": 0, "failed_runs": 0,
+                          "failed_evals": 2}
+    assert [(f["run"], f["stage"], f["benchmark"]) for f in res.failures] == [
+        ("single_llm-s0", "evaluate", "toolworld-id-realtime"), ("single_llm-s1", "evaluate", "toolworld-id-realtime")]
+    assert "agent crashed" in res.failures[0]["error"]
+    tidy = load_tidy(res.paths["parquet"])
+    assert list(tidy.columns) == list(TIDY_COLUMNS) and len(tidy) == 12        # 6 evaluations x 2 numeric metrics
+    assert set(tidy["metric"]) == {"plan_em", "hallu_rate"}                   # nested counts left out
+    merged = tidy[(tidy.method == "alpha_umi_merge") & (tidy.metric == "plan_em")
+                  & (tidy.benchmark == "toolworld-id-static")]
+    assert merged["value"].round(6).tolist() == [0.7, 0.71]
+    assert load_tidy(res.paths["csv"]).equals(tidy)
+    assert "\\textbf{70.50$\\pm$0.71}" in res.paths["table_latex"].read_text()
+    assert res.paths["bars_toolworld-id-static"].is_file() and res.paths["loss_single_llm-s0"].is_file()
+    assert json.loads((tmp_path / "abl" / "failures.json").read_text())[1]["run"] == "single_llm-s1"
+
+    trains.clear()
+    evals.clear()
+    again = run_ablation(cfg, train_fn=_fake_train(trains), evaluate_fn=_fake_eval(evals), say=lambda s: None)
+    assert trains == [] and [e[1] for e in evals] == ["toolworld-id-realtime"] * 2   # only the failed ones retried
+    assert again.counts["reused_runs"] == 4 and again.counts["reused_evals"] == 6
+    assert again.tidy.equals(res.tidy)
+
+
+def test_ablation_failed_training_is_counted_and_config_is_validated(tmp_path):
+    cfg = AblationConfig(data="roles", out=str(tmp_path), methods=("alpha_umi",), seeds=(13,), evals=("tw",))
+    res = run_ablation(cfg, train_fn=_fake_train([]), evaluate_fn=_fake_eval([]), say=lambda s: None)
+    assert res.counts["failed_runs"] == 1 and res.tidy.empty
+    assert res.failures[0]["stage"] == "train" and "out of memory" in res.failures[0]["error"]
+    assert pd.read_csv(res.paths["csv"]).columns.tolist() == list(TIDY_COLUMNS)
+    with pytest.raises(DataError, match="unknown method 'gpt'"):
+        AblationConfig(methods=("gpt",))
+    with pytest.raises(DataError, match="expected BENCHMARK"):
+        EvalSpec.parse("tw:live")
+    assert train_config(cfg, "alpha_umi_merge", 3).init == "merge"

@@ -24,10 +24,9 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "plan_em": ("Plan ACC", False, True),
     "action_em": ("Action EM", False, True),
     "hallu_rate": ("Hallu", True, True),
-    "arg_f1_easy": ("Arg F1 easy", False, True),
-    "arg_f1_hard": ("Arg F1 hard", False, True),
-    "arg_f1": ("Arg F1", False, True),
-    "rouge_l": ("Rouge-L", False, True),
+    "easy_f1": ("Arg F1 easy", False, True),
+    "hard_f1": ("Arg F1 hard", False, True),
+    "f1": ("Arg F1", False, True),
     "rouge": ("Rouge-L", False, True),
     # real-time evaluation
     "success_rate": ("Success", False, True),
@@ -39,7 +38,7 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "avg_tool_calls": ("Calls", True, False),
     "avg_latency_s": ("Latency (s)", True, False),
 }
-STATIC_METRICS = ("plan_em", "action_em", "hallu_rate", "arg_f1_easy", "arg_f1_hard", "rouge_l")
+STATIC_METRICS = ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "rouge")  # static_eval's keys
 REALTIME_METRICS = ("success_rate", "pass_rate", "accuracy", "give_up_rate", "avg_steps")
 
 METHOD_ORDER = ("single_llm", "single_llm_multitask", "multi_llm_one_stage", "alpha_umi", "alpha_umi_merge")

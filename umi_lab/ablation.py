@@ -1,0 +1,302 @@
+"""Ablation grid: methods × seeds × benchmarks → one tidy results table.
+
+Every cell of the grid is a training run (``umi_lab.training.train``) in ``OUT/runs/<method>-s<seed>``
+followed by one evaluation per benchmark (``umi_lab.evaluate.evaluate_run``), whose metrics land in
+``RUN/eval/<benchmark>-<mode>/metrics.json``. Finished work is reused: a run whose ``status`` is ``done``
+is not trained again and an evaluation with a ``metrics.json`` is not repeated. A failing run or
+evaluation is recorded in ``failures.json`` (and reported), never silently dropped.
+
+Outputs in ``OUT``: ``results.csv`` and ``results.parquet`` (columns ``run, method, seed, benchmark,
+metric, value``), ``failures.json``, ``ablation.json`` (config and counts), and with ``report=True``
+the paper table (``table.tex``/``table.md``) and plots.
+
+CLI: ``python -m umi_lab ablate --data ROLE_DATA --methods alpha_umi single_llm --seeds 0 1 2
+--benchmarks toolworld-id:static toolworld-id:realtime --out runs/ablation``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from umi_lab.errors import DataError
+from umi_lab.io import read_json, write_json
+from umi_lab.tables import TIDY_COLUMNS
+
+# method name in the grid -> GLPFTConfig fields
+METHOD_VARIANTS: dict[str, dict[str, Any]] = {
+    "single_llm": {"method": "single_llm"},
+    "single_llm_multitask": {"method": "single_llm_multitask"},
+    "multi_llm_one_stage": {"method": "multi_llm_one_stage"},
+    "alpha_umi": {"method": "alpha_umi", "init": "copy"},
+    "alpha_umi_merge": {"method": "alpha_umi", "init": "merge"},
+}
+DEFAULT_METHODS = tuple(METHOD_VARIANTS)
+EVAL_MODES = ("static", "realtime")
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluation of a run: a benchmark name and a mode (``static`` or ``realtime``).
+
+    >>> EvalSpec.parse("toolworld-id:realtime").name
+    'toolworld-id-realtime'
+    """
+
+    benchmark: str
+    mode: str = "static"
+
+    @property
+    def name(self) -> str:
+        """The eval folder name and the ``benchmark`` value in the tidy table."""
+        return f"{self.benchmark}-{self.mode}"
+
+    @classmethod
+    def parse(cls, text: str) -> EvalSpec:
+        benchmark, _, mode = text.partition(":")
+        mode = mode or "static"
+        if not benchmark or mode not in EVAL_MODES:
+            raise DataError(f"expected BENCHMARK[:{'|'.join(EVAL_MODES)}], got {text!r}", field="benchmarks")
+        return cls(benchmark, mode)
+
+
+@dataclass
+class AblationConfig:
+    """The grid and how to train/evaluate each cell.
+
+    ``train_overrides`` are extra ``GLPFTConfig`` fields (e.g. ``{"schedule": "tiny"}``);
+    ``eval_overrides`` extra keyword arguments of ``evaluate_run`` (e.g. ``{"limit": 20}``).
+    """
+
+    data: str = ""
+    out: str = "runs/ablation"
+    model: str = "tiny"
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    evals: tuple[EvalSpec, ...] = (EvalSpec("toolworld-id", "static"), EvalSpec("toolworld-id", "realtime"))
+    smoke: bool = False
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+    eval_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.methods = tuple(self.methods)
+        self.seeds = tuple(int(s) for s in self.seeds)
+        self.evals = tuple(EvalSpec.parse(e) if isinstance(e, str) else e for e in self.evals)
+        for m in self.methods:
+            if m not in METHOD_VARIANTS:
+                raise DataError(f"unknown method {m!r}; expected one of {', '.join(METHOD_VARIANTS)}", field="methods")
+        if not self.methods or not self.seeds:
+            raise DataError("the grid needs at least one method and one seed", field="methods")
+
+    def run_dir(self, method: str, seed: int) -> Path:
+        """Where one cell's run lives: ``OUT/runs/<method>-s<seed>``."""
+        return Path(self.out) / "runs" / f"{method}-s{seed}"
+
+
+@dataclass
+class AblationResult:
+    """What ``run_ablation`` did: the tidy table, failures, counts and written files."""
+
+    tidy: pd.DataFrame
+    failures: list[dict[str, Any]]
+    counts: dict[str, int]
+    paths: dict[str, Path]
+    timings: dict[str, float]
+
+
+def train_config(cfg: AblationConfig, method: str, seed: int):
+    """The ``GLPFTConfig`` of one grid cell. Example: ``train_config(cfg, "alpha_umi_merge", 0).init == "merge"``."""
+    from umi_lab.training_config import GLPFTConfig
+
+    fields = {"model": cfg.model, "data": cfg.data, "out": str(cfg.run_dir(method, seed)), "seed": seed,
+              "smoke": cfg.smoke, **cfg.train_overrides, **METHOD_VARIANTS[method]}
+    return GLPFTConfig.from_dict(fields)
+
+
+def run_status(run_dir: str | os.PathLike) -> str | None:
+    """The one word in ``RUN/status`` (``running``, ``done``, ``failed``) or None when absent."""
+    path = Path(run_dir) / "status"
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+def metric_rows(metrics: dict[str, Any], *, run: str, method: str, seed: int, benchmark: str) -> list[dict]:
+    """Tidy rows for the numeric top-level entries of a ``metrics.json`` (nested counts are left out)."""
+    rows = []
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        rows.append({"run": run, "method": method, "seed": seed, "benchmark": benchmark, "metric": key,
+                     "value": float(value)})
+    return rows
+
+
+def _default_train(config) -> Path:
+    from umi_lab.training import train
+
+    return train(config, progress=False)
+
+
+def _default_evaluate(run_dir: Path, spec: EvalSpec, **kwargs) -> Any:
+    from umi_lab.evaluate import evaluate_run
+
+    return evaluate_run(run_dir, benchmark=spec.benchmark, mode=spec.mode, **kwargs)
+
+
+def _failure(failures: list, say, *, run: str, method: str, seed: int, stage: str, benchmark: str | None,
+             error: BaseException) -> None:
+    failures.append({"run": run, "method": method, "seed": seed, "stage": stage, "benchmark": benchmark,
+                     "error": f"{type(error).__name__}: {error}",
+                     "traceback": "".join(traceback.format_exception(error))[-2000:]})
+    say(f"  FAILED {stage} {run}{' ' + benchmark if benchmark else ''}: {type(error).__name__}: {error}")
+
+
+def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evaluate_fn: Callable | None = None,
+                 report: bool = False, say: Callable[[str], None] = print) -> AblationResult:
+    """Train and evaluate every (method, seed), reuse finished work, write the tidy table.
+
+    ``train_fn(config) -> run_dir`` and ``evaluate_fn(run_dir, spec, **eval_overrides)`` default to
+    ``umi_lab.training.train`` and ``umi_lab.evaluate.evaluate_run``. Example:
+    ``run_ablation(AblationConfig(data="runs/study/roles", seeds=(0, 1), smoke=True)).tidy``.
+    """
+    train_fn = train_fn or _default_train
+    evaluate_fn = evaluate_fn or _default_evaluate
+    out = Path(cfg.out)
+    rows: list[dict] = []
+    failures: list[dict] = []
+    counts = dict.fromkeys(("trained", "reused_runs", "evaluated", "reused_evals", "failed_runs", "failed_evals"), 0)
+    timings: dict[str, float] = {}
+    cells = [(m, s) for m in cfg.methods for s in cfg.seeds]
+    for i, (method, seed) in enumerate(cells, 1):
+        run_dir = cfg.run_dir(method, seed)
+        run = run_dir.name
+        say(f"[{i}/{len(cells)}] {run}")
+        t0 = time.perf_counter()
+        if run_status(run_dir) == "done":
+            counts["reused_runs"] += 1
+            say("  training: reused (status done)")
+        else:
+            try:
+                train_fn(train_config(cfg, method, seed))
+                counts["trained"] += 1
+            except Exception as e:  # recorded and reported; the grid goes on
+                counts["failed_runs"] += 1
+                _failure(failures, say, run=run, method=method, seed=seed, stage="train", benchmark=None, error=e)
+                continue
+            if run_status(run_dir) != "done":
+                counts["failed_runs"] += 1
+                _failure(failures, say, run=run, method=method, seed=seed, stage="train", benchmark=None,
+                         error=DataError(f"run status is {run_status(run_dir)!r} after training", file=str(run_dir)))
+                continue
+            say(f"  training: done in {time.perf_counter() - t0:.1f} s")
+        timings[f"train/{run}"] = round(time.perf_counter() - t0, 3)
+        for spec in cfg.evals:
+            metrics_path = run_dir / "eval" / spec.name / "metrics.json"
+            t1 = time.perf_counter()
+            if metrics_path.is_file():
+                counts["reused_evals"] += 1
+            else:
+                try:
+                    evaluate_fn(run_dir, spec, **cfg.eval_overrides)
+                    if not metrics_path.is_file():
+                        raise DataError("evaluation wrote no metrics.json", file=str(metrics_path))
+                    counts["evaluated"] += 1
+                except Exception as e:
+                    counts["failed_evals"] += 1
+                    _failure(failures, say, run=run, method=method, seed=seed, stage="evaluate",
+                             benchmark=spec.name, error=e)
+                    continue
+            metrics = read_json(metrics_path)
+            if not isinstance(metrics, dict):
+                raise DataError("expected an object of metrics", file=str(metrics_path))
+            new = metric_rows(metrics, run=run, method=method, seed=seed, benchmark=spec.name)
+            rows += new
+            timings[f"eval/{run}/{spec.name}"] = round(time.perf_counter() - t1, 3)
+            say(f"  {spec.name}: " + ", ".join(f"{r['metric']}={r['value']:.3f}" for r in new[:6]))
+    tidy = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
+    paths = write_results(tidy, out, failures=failures,
+                          meta={"config": _config_dict(cfg), "counts": counts, "timings": timings})
+    if report and not tidy.empty:
+        paths.update(write_report(tidy, out, run_dirs=[cfg.run_dir(m, cfg.seeds[0]) for m in cfg.methods]))
+    say(f"ablation: {counts['trained']} trained, {counts['reused_runs']} reused, {counts['evaluated']} evaluations, "
+        f"{counts['reused_evals']} reused, {counts['failed_runs']} failed runs, {counts['failed_evals']} failed "
+        f"evaluations; table {paths['csv']}")
+    return AblationResult(tidy, failures, counts, paths, timings)
+
+
+def _config_dict(cfg: AblationConfig) -> dict[str, Any]:
+    d = dataclasses.asdict(cfg)
+    d["evals"] = [e.name for e in cfg.evals]
+    return d
+
+
+def write_results(tidy: pd.DataFrame, out: str | os.PathLike, *, failures: Sequence[dict] = (),
+                  meta: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.parquet``, ``failures.json`` and ``ablation.json`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tidy = tidy.loc[:, list(TIDY_COLUMNS)]
+    csv_tmp, pq_tmp = out / ".results.csv.tmp", out / ".results.parquet.tmp"
+    tidy.to_csv(csv_tmp, index=False)
+    tidy.to_parquet(pq_tmp, index=False)
+    os.replace(csv_tmp, out / "results.csv")
+    os.replace(pq_tmp, out / "results.parquet")
+    paths = {"csv": out / "results.csv", "parquet": out / "results.parquet",
+             "failures": write_json(out / "failures.json", list(failures))}
+    if meta is not None:
+        paths["meta"] = write_json(out / "ablation.json", meta)
+    return paths
+
+
+def write_report(tidy: pd.DataFrame, out: str | os.PathLike, *, run_dirs: Sequence[str | os.PathLike] = ()) -> dict:
+    """Paper table (LaTeX + Markdown), metric bars per benchmark and loss curves of the given runs."""
+    from umi_lab.plots import plot_loss_curves, plot_metric_bars
+    from umi_lab.tables import write_tables
+
+    out = Path(out)
+    paths: dict[str, Any] = {f"table_{k}": v for k, v in write_tables(tidy, out / "tables").items()}
+    for bench in dict.fromkeys(tidy["benchmark"]):
+        paths[f"bars_{bench}"] = plot_metric_bars(tidy, out / "plots" / f"metrics_{bench}", benchmark=bench)[0]
+    for run_dir in run_dirs:
+        history = Path(run_dir) / "loss_history.jsonl"
+        if history.is_file() and history.stat().st_size:
+            name = Path(run_dir).name
+            paths[f"loss_{name}"] = plot_loss_curves(history, out / "plots" / f"loss_{name}", title=name)[0]
+    return paths
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    smoke = args.smoke or os.environ.get("UMI_LAB_SMOKE") == "1"
+    overrides = {"schedule": args.schedule} if args.schedule else {}
+    cfg = AblationConfig(data=args.data, out=args.out, model=args.model, methods=tuple(args.methods),
+                         seeds=tuple(args.seeds), evals=tuple(args.benchmarks), smoke=smoke, train_overrides=overrides,
+                         eval_overrides={"limit": args.limit} if args.limit else {})
+    result = run_ablation(cfg, report=not args.no_report)
+    for key, path in result.paths.items():
+        print(f"  {key:14s} {path}")
+    return 1 if result.failures else 0
+
+
+def add_cli(subparsers) -> None:
+    """Register ``ablate``."""
+    p = subparsers.add_parser("ablate", help="train + evaluate a grid of methods x seeds x benchmarks")
+    p.add_argument("--data", required=True, help="role-data folder for training (train.json or train_<role>.json)")
+    p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--model", default="tiny", help="'tiny', a local folder or a hub id already on disk")
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHOD_VARIANTS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--benchmarks", nargs="+", default=["toolworld-id:static", "toolworld-id:realtime"],
+                   help="BENCHMARK[:static|realtime] as understood by 'evaluate'")
+    p.add_argument("--schedule", help="training schedule preset (paper, lora, tiny)")
+    p.add_argument("--limit", type=int, help="evaluate at most this many tasks per benchmark")
+    p.add_argument("--smoke", action="store_true", help="tiny budgets (also UMI_LAB_SMOKE=1)")
+    p.add_argument("--no-report", action="store_true", help="skip the table and plots")
+    p.set_defaults(func=_cmd)
