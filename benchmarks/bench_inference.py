@@ -38,7 +38,7 @@ from umi_lab.errors import DataError
 from umi_lab.io import data_root
 
 ROLES = ("planner", "caller", "summarizer")
-TOOLWORLD_TEST_NAMES = ("test.json", "test_id.json", "test_ood.json")
+TOOLWORLD_TEST_NAMES = ("test_in_domain.json", "test_out_of_domain.json", "test.json")
 
 
 @dataclass
@@ -70,6 +70,7 @@ def toolworld_test_file() -> Path | None:
 def load_workload(source: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
     """``(description, requests)``: per static sample a planner request and, unless the reference is a
     give-up, a caller or summarizer request. ``limit`` caps the number of samples (0 = all)."""
+    from umi_lab.prompts import DEFAULT_STYLE
     from umi_lab.static_eval import caller_input, static_samples, summarizer_input
     from umi_lab.trajectory import load_dialogues
 
@@ -94,12 +95,13 @@ def load_workload(source: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
         samples = samples[:limit]
     requests = []
     for i, s in enumerate(samples):
-        requests.append({"sample": i, "role": "planner", "prompt": s["model_input"]})
+        prompt = DEFAULT_STYLE.model_prompt  # the same "system: " style training used
+        requests.append({"sample": i, "role": "planner", "prompt": prompt(s["model_input"])})
         thought = _reference_thought(s)
         if s["decision"] == "caller":
-            requests.append({"sample": i, "role": "caller", "prompt": caller_input(s, thought)})
+            requests.append({"sample": i, "role": "caller", "prompt": prompt(caller_input(s, thought))})
         elif s["decision"] == "conclusion":
-            requests.append({"sample": i, "role": "summarizer", "prompt": summarizer_input(s, thought)})
+            requests.append({"sample": i, "role": "summarizer", "prompt": prompt(summarizer_input(s, thought))})
     return f"{path.name}: {len(samples)} of {total} static samples", requests
 
 
@@ -143,9 +145,8 @@ def load_base(cfg: InferenceBenchConfig):
 
 def add_random_adapters(base, cfg: InferenceBenchConfig):
     """Wrap ``base`` with three random LoRA adapters named after the roles (a PeftModel)."""
-    from peft import LoraConfig, get_peft_model
-
     from bench_training import LORA_TARGETS
+    from peft import LoraConfig, get_peft_model
 
     def lcfg():
         return LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules=LORA_TARGETS,
