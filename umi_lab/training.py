@@ -218,6 +218,10 @@ class LossRecorder(TrainerCallback):
             self.hook(row)
 
 
+class _RunHistory(LossRecorder):
+    """The run's own recorder (a subclass, so a user's ``LossRecorder`` is not reported as a duplicate)."""
+
+
 def _on_gpu() -> bool:
     import torch
 
@@ -445,7 +449,7 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
             checkpoint = get_last_checkpoint(str(work)) if work.is_dir() else None
             _trim_history(history, job.role, int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0)
             model = build_role_model(config, base, init)
-            recorder = LossRecorder(history if _is_main() else None, stage=job.stage, role=job.role)
+            recorder = _RunHistory(history if _is_main() else None, stage=job.stage, role=job.role)
             for cb in user_callbacks:
                 if isinstance(cb, LossRecorder):
                     cb.stage, cb.role = job.stage, job.role

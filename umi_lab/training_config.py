@@ -165,10 +165,8 @@ class GLPFTConfig:
         for role, changes in self.schedule_overrides.items():
             if role not in TRAIN_ROLES:
                 bad(f"schedule_overrides.{role}", f"unknown role; expected one of {', '.join(TRAIN_ROLES)}")
-            known = {f.name for f in fields(StageSchedule)}
-            for key in changes:
-                if key not in known:
-                    bad(f"schedule_overrides.{role}.{key}", f"unknown field; expected one of {', '.join(sorted(known))}")
+            checked = _build(StageSchedule, changes, f"schedule_overrides.{role}")  # names and types
+            self.schedule_overrides[role] = {key: getattr(checked, key) for key in changes}
         known_sft = {f.name for f in fields(SFTConfig)}
         for key in self.sft_overrides:
             if key not in known_sft:
