@@ -3,9 +3,10 @@
 ToRA (``messages``: a user problem, then an assistant text interleaving rationale, ```` ```python ````
 programs and ```` ```output ```` blocks) becomes, per program: planner (the text before the program, or
 a fixed sentence when there is none) ending `` Next: caller.``; caller
-``Action: python\\nAction Input: {"code": ...}``; observation ``{"error": "", "response": <output>}``
-(the runtime registry's observation shape, with the recorded output). The text after the last output is
-the conclusion; when it has several paragraphs, all but the last are the planner's concluding thought.
+``Action: python\\nAction Input: {"code": ...}``; observation ``{"error": "", "response": <output>\\n}``
+(the sandbox registry's observation shape: the recorded output as stdout, ending with a newline). The
+text after the last output is the conclusion; when it has several paragraphs, all but the last are the
+planner's concluding thought. The tool document is the sandbox registry's own (``python_tool``).
 Records that do not have this shape (a program without output, an output without program, no final
 text, other message roles) are excluded and listed in the report, never dropped silently.
 
@@ -28,8 +29,9 @@ from umi_lab.io import read_records
 from umi_lab.tools.registry import OK, Observation
 from umi_lab.trajectory import Dialogue, Tool, Turn, save_dialogues
 
-PYTHON_TOOL = Tool("python", "Run a Python program in a sandbox and return what it prints.",
-                   {"code": "string, required, the Python program; print the result"})
+# Used only when the sandbox module (umi_lab.tools.sandbox, another engineer's) cannot be imported.
+_FALLBACK_PYTHON_TOOL = Tool("python", "Run a Python program in a sandbox and return what it prints.",
+                             {"code": "string, required, the Python program; print the result"})
 PROGRAM_THOUGHT = "Let me write a program to compute this."
 CONCLUDE_THOUGHT = "I can now give the final answer."
 _BLOCK = re.compile(r"```(python|output)[ \t]*\n(.*?)```", re.S)
@@ -53,8 +55,26 @@ class _Excluded(Exception):
 
 
 def python_tool() -> Tool:
-    """The ``python`` tool document used in maths dialogues."""
-    return Tool(PYTHON_TOOL.Name, PYTHON_TOOL.function, dict(PYTHON_TOOL.input))
+    """The ``python`` tool document used in maths dialogues: the sandbox registry's own document, so that
+    the data shows the agent exactly the tool it gets at run time.
+
+    >>> python_tool().Name
+    'python'
+    """
+    try:
+        from umi_lab.tools.sandbox import PythonRegistry
+    except ImportError:
+        return Tool(_FALLBACK_PYTHON_TOOL.Name, _FALLBACK_PYTHON_TOOL.function, dict(_FALLBACK_PYTHON_TOOL.input))
+    return PythonRegistry().tool_docs()[0]
+
+
+def stdout_of(output_block: str) -> str:
+    """A recorded ```` ```output ```` block as the sandbox reports stdout (a print ends with a newline).
+
+    >>> stdout_of("2")
+    '2\\n'
+    """
+    return output_block if output_block.endswith("\n") or not output_block else output_block + "\n"
 
 
 def split_tora(content: str) -> list[tuple[str, str]]:
@@ -99,7 +119,7 @@ def tora_turns(problem: str, content: str) -> list[Turn]:
                 raise _Excluded("an output block without a program")
             if pending:
                 raise _Excluded("text between a program and its output")
-            turns.append(Turn("observation", Observation.make(OK, response=body).text))
+            turns.append(Turn("observation", Observation.make(OK, response=stdout_of(body)).text))
             open_program = False
     if open_program:
         raise _Excluded("the last program has no output block")
