@@ -252,6 +252,18 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def run_main(main) -> int:
+    """Run a benchmark's ``main()``; bad input (``DataError``) prints ``error: <file>: record N: field F: ...``
+    and exits 2, as the project's CLI does. Example: ``raise SystemExit(run_main(main))``."""
+    from umi_lab.errors import DataError
+
+    try:
+        return int(main() or 0)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 @contextlib.contextmanager
 def quiet():
     """Send library chatter (trainer logs, progress bars) to stderr so stdout carries only the result JSON.
