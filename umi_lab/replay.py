@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.io import atomic_write_text
+from umi_lab.io import atomic_write_text, data_root
 from umi_lab.widgets import (
     CSS,
     ReplayTrack,
@@ -133,6 +133,45 @@ def export_replay_html(trajectories: Sequence[str | os.PathLike] | str | os.Path
     gold_tracks = load_tracks(gold, label="gold") if gold else None
     data = replay_data(sources[0], sources[1:], gold_tracks, limit=limit)
     return atomic_write_text(out, render_page(data, title=title))
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_GOLD = PROJECT_ROOT / "data" / "toolworld" / "test_in_domain.json"
+
+
+def replay_inputs(trajectories: str | Sequence[str] = "", gold: str = "", *, study_dir: str | os.PathLike = "",
+                  benchmark: str = "toolworld-id-realtime", methods: Sequence[str] = ("alpha_umi", "single_llm"),
+                  ) -> tuple[list[Path], Path | None]:
+    """Decide what to replay: the given files (comma-separated or a list), else the study's recorded runs of
+    ``methods`` on ``benchmark``, else the gold dialogues alone. Gold defaults to the ToolWorld in-domain test (or, without it, the shared
+    α-UMi out-of-domain test).
+
+    Example: ``files, gold = replay_inputs(study_dir="runs/study")``.
+    """
+    if isinstance(trajectories, str):
+        trajectories = [t for t in trajectories.split(",") if t.strip()]
+    files = [Path(t.strip()) for t in trajectories]
+    for f in files:
+        if not f.is_file():
+            raise DataError("trajectory file not found", file=str(f))
+    gold_path = Path(gold) if gold else (DEFAULT_GOLD if DEFAULT_GOLD.is_file() else None)
+    if gold and not gold_path.is_file():
+        raise DataError("gold file not found", file=str(gold_path))
+    if not files and study_dir:
+        for method in methods:
+            found = sorted(Path(study_dir).glob(f"**/{method}-s*/eval/{benchmark}/trajectories.jsonl"))
+            if found:
+                files.append(found[0])
+    if not files:
+        root = data_root()
+        shared = root / "alpha_umi_toolbench" / "test" / "out_of_domain.json" if root else None
+        if gold_path is None and shared is not None and shared.is_file():
+            gold_path = shared
+        if gold_path is None:
+            raise DataError("nothing to replay: no trajectories given, none in the study folder, no gold file",
+                            field="trajectories")
+        return [gold_path], None
+    return files, gold_path
 
 
 def _cmd(args: argparse.Namespace) -> int:
