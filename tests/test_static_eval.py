@@ -87,6 +87,16 @@ def test_branches_golden():
                               "give up": {"call": 1, "finish": 0, "give up": 1}}
 
 
+def test_mixed_random_file_golden():
+    """400 random samples (non-object JSON, NaN, lists, missing Action / Action Input, unknown tools)."""
+    m = evaluate_file(FIX / "mixed_400.json")
+    golden = {"rouge": 0.03584905627216982, "plan_em": 0.5725, "action_em": 0.14521452145214522,
+              "easy_f1": 0.003787878787878788, "hard_f1": 0.016439909297052153, "f1": 0.01950947603121516,
+              "hallu_rate": 0.2625}  # the official evaluator's output on the same file
+    for key, value in golden.items():
+        assert m[key] == pytest.approx(value, abs=1e-12), key
+
+
 def test_cases_the_official_script_crashes_on():
     m = evaluate_file(FIX / "official_crashes.json")
     # empty and dots-only hypotheses score 0, the exact one ~1 (the rouge package's 1e-8 term)
