@@ -30,7 +30,7 @@ from typing import Any
 from rouge import Rouge
 
 from umi_lab.errors import DataError
-from umi_lab.io import read_json, write_json
+from umi_lab.io import read_records, write_json
 from umi_lab.prompts import FAMILIES, history_string, role_input
 from umi_lab.trajectory import Dialogue, load_dialogues
 
@@ -322,14 +322,12 @@ def _checked(d: Any, i: int, file: str | None) -> tuple[str, str, list[str]]:
 
 
 def evaluate_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Metrics of an official-shape ``predictions.json`` (a JSON list of samples with ``predictions``).
+    """Metrics of an official-shape ``predictions.json`` (a JSON list of samples with ``predictions``;
+    a ``.jsonl`` file with one sample per line is read too).
 
     Example: ``evaluate_file("run/eval/toolbench-static/predictions.json")["f1"]``.
     """
-    data = read_json(path)
-    if not isinstance(data, list):
-        raise DataError("expected a JSON list of samples", file=str(path))
-    return evaluate_predictions(data, file=str(path))
+    return evaluate_predictions(read_records(path), file=str(path))
 
 
 # ----------------------------------------------------------------------------------------------- CLI
