@@ -11,7 +11,9 @@ from umi_lab.plots import (
     plot_decision_breakdown,
     plot_loss_curves,
     plot_metric_bars,
+    plot_token_lengths,
     read_loss_history,
+    token_lengths,
 )
 from umi_lab.tables import TIDY_COLUMNS
 from umi_lab.trajectory import Dialogue, RecordedTrajectory
@@ -81,3 +83,22 @@ def test_decision_breakdown_counts_and_plot(tmp_path):
     assert table[("single_llm", "invalid")] == 1 and table[("single_llm", "give up")] == 1
     assert counts.groupby("method")["fraction"].sum().round(9).tolist() == [1.0, 1.0]
     _check_outputs(plot_decision_breakdown(counts, tmp_path / "decisions"))
+
+
+def test_token_lengths_on_official_role_files(shared_data, tmp_path):
+    from umi_lab.io import read_records
+
+    class WordTokenizer:  # whitespace "tokenizer": lengths are checkable by hand
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": text.split()}
+
+    folder = shared_data / "alpha_umi_toolbench/train-example"
+    samples = {r: read_records(folder / f"train_{r}.json") for r in ("planner", "caller", "summarizer")}
+    df = token_lengths(samples, WordTokenizer())
+    assert df.groupby("role").size().to_dict() == {r: len(s) for r, s in samples.items()}
+    first = samples["planner"][0]
+    assert df.iloc[0]["target_tokens"] == len(first["target"].split())
+    assert (df["total_tokens"] == df["prompt_tokens"] + df["target_tokens"]).all()
+    _check_outputs(plot_token_lengths(df, tmp_path / "lengths", max_length=1024))
+    with pytest.raises(DataError, match="needs 'input' and 'target'"):
+        token_lengths({"planner": [{"input": "x"}]}, WordTokenizer())

@@ -182,3 +182,47 @@ def plot_decision_breakdown(counts: pd.DataFrame, out_stem: str | os.PathLike) -
         ax.grid(axis="x")
         ax.legend(ncols=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
         return save_figure(fig, out_stem)
+
+
+def token_lengths(samples_by_role: Mapping[str, Iterable[dict]], tokenizer, *, style=None) -> pd.DataFrame:
+    """Tokens per role sample as the model sees it (``model_prompt(input)`` + ``target``).
+
+    Returns columns ``role, prompt_tokens, target_tokens, total_tokens``. Example:
+    ``token_lengths({"planner": read_records("train_planner.json")}, tokenizer)``.
+    """
+    from umi_lab.prompts import PromptStyle
+
+    style = style or PromptStyle()
+    rows = []
+    for role, samples in samples_by_role.items():
+        for i, s in enumerate(samples):
+            if not isinstance(s, dict) or "input" not in s or "target" not in s:
+                raise DataError("a role sample needs 'input' and 'target'", record=i, field=f"{role}.input")
+            p = len(tokenizer(style.model_prompt(s["input"]), add_special_tokens=False)["input_ids"])
+            t = len(tokenizer(s["target"], add_special_tokens=False)["input_ids"])
+            rows.append({"role": role, "prompt_tokens": p, "target_tokens": t, "total_tokens": p + t})
+    return pd.DataFrame(rows, columns=["role", "prompt_tokens", "target_tokens", "total_tokens"])
+
+
+def plot_token_lengths(lengths: pd.DataFrame, out_stem: str | os.PathLike, *, column: str = "total_tokens",
+                       max_length: int | None = None) -> list[Path]:
+    """Histogram of sample lengths per role, with the training ``max_length`` cut drawn when given.
+
+    Example: ``plot_token_lengths(token_lengths(samples, tok), "plots/lengths", max_length=1024)``.
+    """
+    if lengths.empty:
+        raise DataError("no samples to plot", field=column)
+    roles = list(dict.fromkeys(lengths["role"]))
+    hi = float(lengths[column].max())
+    bins = np.linspace(0, max(hi, max_length or 0) * 1.02 + 1, 40)
+    with paper_style():
+        fig, ax = plt.subplots()
+        for role in roles:
+            ax.hist(lengths.loc[lengths["role"] == role, column], bins=bins, histtype="step", label=role, lw=1.0)
+        if max_length:
+            ax.axvline(max_length, color="black", ls="--", lw=0.7)
+            ax.text(max_length, ax.get_ylim()[1] * 0.95, " max_length", fontsize=6, va="top")
+        ax.set_xlabel(f"tokens per sample ({column.split('_')[0]})")
+        ax.set_ylabel("samples")
+        ax.legend()
+        return save_figure(fig, out_stem)

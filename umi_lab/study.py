@@ -1,0 +1,262 @@
+"""``python -m umi_lab study``: the whole α-UMi study on the embedded default, one command.
+
+Stages, each timed into ``OUT/timings.json`` and announced as it runs:
+
+1. ``data``      ToolWorld default data (``data/toolworld``, generated when absent) split into role datasets.
+2. ``backbone``  the embedded tiny model (built once and cached).
+3. ``ablation``  GLPFT (α-UMi, also with ``init=merge``) and the baselines over seeds, each evaluated
+                 statically and in real time on the ToolWorld tests (and GSM8K when the shared data is
+                 present and the evaluator knows it); finished runs are reused.
+4. ``report``    the paper-style table (LaTeX + Markdown), metric bars, loss curves, decision breakdown.
+5. ``replay``    a standalone HTML replay: α-UMi beside Single-LLM with the gold trajectories.
+
+``--smoke`` (or ``UMI_LAB_SMOKE=1``) shrinks everything: the test-sized backbone, a few training steps
+per role, one seed, two methods, a handful of test tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from umi_lab.errors import DataError
+from umi_lab.io import data_root, read_records, write_json
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TOOLWORLD_DIR = PROJECT_ROOT / "data" / "toolworld"
+STAGES = ("data", "backbone", "ablation", "report", "replay")
+
+
+@dataclass
+class StudyConfig:
+    """What the study runs. ``StudyConfig.preset(smoke=True)`` gives the ≤10-minute CPU version."""
+
+    out: str = "runs/study"
+    smoke: bool = False
+    model: str = "tiny"
+    toolworld: str = str(TOOLWORLD_DIR)
+    methods: tuple[str, ...] = ("single_llm", "single_llm_multitask", "multi_llm_one_stage", "alpha_umi",
+                                "alpha_umi_merge")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    benchmarks: tuple[str, ...] = ("toolworld-id:static", "toolworld-id:realtime", "toolworld-ood:static",
+                                   "toolworld-ood:realtime")
+    gsm8k: bool = True
+    eval_limit: int | None = None
+    schedule: str = "tiny"
+    extra_train: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:
+        """The default full study, or its smoke version."""
+        if not smoke:
+            return cls(out=out)
+        return cls(out=out, smoke=True, model="tiny-test", methods=("single_llm", "alpha_umi"), seeds=(0,),
+                   benchmarks=("toolworld-id:static", "toolworld-id:realtime"), gsm8k=False, eval_limit=4)
+
+
+@dataclass
+class StudyResult:
+    """Where everything went: ``outputs`` maps a name to a path, ``timings`` a stage to seconds."""
+
+    out: Path
+    outputs: dict[str, Any]
+    timings: dict[str, float]
+    failures: list[dict[str, Any]]
+
+
+class _Stages:
+    """Runs named stages in order, printing progress and recording wall-clock seconds."""
+
+    def __init__(self, out: Path, say: Callable[[str], None]):
+        self.out, self.say, self.timings = out, say, {}
+        self.t_start = time.perf_counter()
+
+    def run(self, i: int, name: str, fn: Callable[[], Any]) -> Any:
+        self.say(f"\n=== [{i}/{len(STAGES)}] {name} ===")
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.timings[name] = round(time.perf_counter() - t0, 3)
+            self.timings["total"] = round(time.perf_counter() - self.t_start, 3)
+            write_json(self.out / "timings.json", self.timings)
+            self.say(f"--- {name}: {self.timings[name]:.1f} s")
+
+
+def _cli(argv: list[str]) -> None:
+    from umi_lab.cli import main
+
+    code = main(argv)
+    if code:
+        raise DataError(f"'python -m umi_lab {' '.join(argv)}' exited with {code}")
+
+
+def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """ToolWorld data (generated into ``OUT/data/toolworld`` when the default folder is missing) and its role
+    splits in ``OUT/data/roles``; returns paths and sizes. Example: ``prepare_data(StudyConfig(), Path("runs/s"))``.
+    """
+    world = Path(cfg.toolworld)
+    if not (world / "train.json").is_file():
+        world = out / "data" / "toolworld"
+        if not (world / "train.json").is_file():
+            say(f"generating ToolWorld data into {world}")
+            _cli(["toolworld", "generate", "--seed", "0", "--out", str(world)])
+    sizes = {p.name: len(read_records(p)) for p in sorted(world.glob("*.json")) if p.name != "README.json"
+             and isinstance(read_records(p), list)}
+    roles = out / "data" / "roles"
+    if not any(roles.glob("train_*.json")):
+        _cli(["split", "--input", str(world / "train.json"), "--out", str(roles), "--prompts", "toolbench"])
+    role_sizes = {p.stem: len(read_records(p)) for p in sorted(roles.glob("*.json"))}
+    for name, n in {**sizes, **{f"roles/{k}": v for k, v in role_sizes.items()}}.items():
+        say(f"  {name:28s} {n:6d} records")
+    info = {"toolworld": str(world), "roles": str(roles), "sizes": sizes, "role_sizes": role_sizes}
+    write_json(out / "data" / "summary.json", info)
+    return info
+
+
+def _gold_file(world: Path, benchmark: str) -> Path | None:
+    """The gold dialogues of a ToolWorld benchmark: ``toolworld-id`` → ``test_in_domain.json`` etc."""
+    names = {"toolworld-id": "test_in_domain.json", "toolworld-ood": "test_out_of_domain.json"}
+    path = world / names.get(benchmark, f"{benchmark}.json")
+    return path if path.is_file() else None
+
+
+def _benchmarks(cfg: StudyConfig, say) -> tuple[str, ...]:
+    benchmarks = list(cfg.benchmarks)
+    if cfg.gsm8k:
+        root = data_root()
+        known = ()
+        try:
+            from umi_lab import evaluate
+
+            known = tuple(getattr(evaluate, "BENCHMARKS", ()))
+        except ImportError:
+            pass
+        if root is not None and (root / "gsm8k" / "test.jsonl").is_file() and "gsm8k" in known:
+            benchmarks.append("gsm8k:realtime")
+        else:
+            say("  GSM8K: skipped (shared data or evaluator support absent)")
+    return tuple(benchmarks)
+
+
+def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print) -> StudyResult:
+    """Run every stage; returns the outputs and timings (also in ``OUT/timings.json``).
+
+    Example: ``run_study(StudyConfig.preset(smoke=True, out="runs/smoke")).outputs["table_markdown"]``.
+    """
+    from umi_lab.ablation import AblationConfig, run_ablation, write_report
+    from umi_lab.backbone import resolve_model
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "study_config.json", asdict(cfg))
+    stages = _Stages(out, say)
+    outputs: dict[str, Any] = {}
+
+    data = stages.run(1, "data", lambda: prepare_data(cfg, out, say))
+    outputs["data_summary"] = out / "data" / "summary.json"
+
+    model_path = stages.run(2, "backbone", lambda: resolve_model(cfg.model))
+    say(f"  backbone: {model_path}")
+
+    abl_cfg = AblationConfig(
+        data=data["roles"] if any(Path(data["roles"]).glob("train_*.json")) else data["toolworld"],
+        out=str(out / "ablation"), model=cfg.model, methods=cfg.methods, seeds=cfg.seeds,
+        evals=_benchmarks(cfg, say), smoke=cfg.smoke, train_overrides={"schedule": cfg.schedule, **cfg.extra_train},
+        eval_overrides={"limit": cfg.eval_limit} if cfg.eval_limit else {})
+    result = stages.run(3, "ablation", lambda: run_ablation(abl_cfg, say=say))
+    outputs.update({"results_csv": result.paths["csv"], "results_parquet": result.paths["parquet"],
+                    "failures": result.paths["failures"]})
+
+    def report():
+        if result.tidy.empty:
+            say("  no results to report (every run or evaluation failed; see failures.json)")
+            return {}
+        paths = write_report(result.tidy, out, run_dirs=[abl_cfg.run_dir(m, cfg.seeds[0]) for m in cfg.methods])
+        paths.update(_decision_plot(abl_cfg, out))
+        say((out / "tables" / "table.md").read_text())
+        return paths
+
+    outputs.update(stages.run(4, "report", report))
+
+    def replay():
+        from umi_lab.replay import export_replay_html
+
+        realtime = [e for e in abl_cfg.evals if e.mode == "realtime"]
+        if not realtime:
+            return {}
+        spec = realtime[0]
+        files = [abl_cfg.run_dir(m, cfg.seeds[0]) / "eval" / spec.name / "trajectories.jsonl"
+                 for m in ("alpha_umi", "single_llm", *cfg.methods) if m in cfg.methods]
+        files = [f for f in dict.fromkeys(files) if f.is_file()][:2]
+        if not files:
+            say("  no recorded trajectories to replay")
+            return {}
+        gold = _gold_file(Path(data["toolworld"]), spec.benchmark)
+        return {"replay_html": export_replay_html(files, out / "replay.html", gold=gold,
+                                                  title=f"umi-lab study: {spec.name}")}
+
+    outputs.update(stages.run(5, "replay", replay))
+    outputs["timings"] = out / "timings.json"
+    say("\n=== outputs ===")
+    for key, path in outputs.items():
+        say(f"  {key:28s} {path}")
+    if result.failures:
+        say(f"  {len(result.failures)} failed runs/evaluations: see {result.paths['failures']}")
+    return StudyResult(out, outputs, stages.timings, result.failures)
+
+
+def _decision_plot(abl_cfg, out: Path) -> dict[str, Path]:
+    from umi_lab.plots import decision_counts, plot_decision_breakdown
+    from umi_lab.trajectory import load_trajectories
+
+    by_method = {}
+    for spec in abl_cfg.evals:
+        if spec.mode != "realtime":
+            continue
+        for method in abl_cfg.methods:
+            trajs = []
+            for seed in abl_cfg.seeds:
+                path = abl_cfg.run_dir(method, seed) / "eval" / spec.name / "trajectories.jsonl"
+                if path.is_file():
+                    trajs += load_trajectories(path)
+            if trajs:
+                by_method[method] = trajs
+        if by_method:
+            counts = decision_counts(by_method)
+            counts.to_csv(out / "tables" / f"decisions_{spec.name}.csv", index=False)
+            return {"decisions": plot_decision_breakdown(counts, out / "plots" / f"decisions_{spec.name}")[0]}
+    return {}
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    smoke = args.smoke or os.environ.get("UMI_LAB_SMOKE") == "1"
+    cfg = StudyConfig.preset(smoke=smoke, out=args.out or ("runs/study-smoke" if smoke else "runs/study"))
+    if args.seeds:
+        cfg.seeds = tuple(args.seeds)
+    if args.methods:
+        cfg.methods = tuple(args.methods)
+    if args.limit:
+        cfg.eval_limit = args.limit
+    print(f"study ({'smoke' if smoke else 'full'}): {json.dumps(asdict(cfg))}", file=sys.stderr)
+    result = run_study(cfg)
+    return 1 if result.failures else 0
+
+
+def add_cli(subparsers) -> None:
+    """Register ``study``."""
+    p = subparsers.add_parser("study", help="the whole study on the embedded default (data, training, "
+                                            "evaluation, table, plots, replay)")
+    p.add_argument("--smoke", action="store_true", help="small and fast (also UMI_LAB_SMOKE=1)")
+    p.add_argument("--out", help="output folder (default runs/study, or runs/study-smoke)")
+    p.add_argument("--seeds", nargs="+", type=int)
+    p.add_argument("--methods", nargs="+")
+    p.add_argument("--limit", type=int, help="evaluate at most this many tasks per benchmark")
+    p.set_defaults(func=_cmd)
