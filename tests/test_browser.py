@@ -87,7 +87,7 @@ def test_replay_notebook_in_voila_with_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
-    env = {**os.environ, **_write_inputs(tmp_path), "UMI_LAB_SMOKE": "1"}
+    env = {**os.environ, **_write_inputs(tmp_path), "UMI_LAB_SMOKE": "1", "UMI_LAB_OUT": str(tmp_path / "out")}
     log = open(tmp_path / "voila.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
