@@ -13,7 +13,8 @@ The official code prepends ``"system: "`` to the input when training but not at 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import string
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from umi_lab.trajectory import Tool, Turn
@@ -112,6 +113,58 @@ def role_input(role: str, tools: Iterable[Tool | dict], history: str, *, thought
     body = TEMPLATES[family][role].format(doc=render_docs(tools), history=history, thought=thought,
                                           tool_names=tool_names(tools))
     return body + SUFFIX[role]
+
+
+def role_renderer(role: str, tools: Iterable[Tool | dict], *, family: str = "toolbench",
+                  literal_replace: bool = False) -> Callable[..., str]:
+    """``role_input`` for one tool list, with the docs and tool names rendered once (for splitting at scale).
+
+    The returned ``render(history, thought="")`` equals ``role_input(role, tools, history, thought=thought,
+    family=family)``. With ``literal_replace`` it instead reproduces the official scripts' chained
+    ``str.replace`` ({doc}, {tool_names}, then {history}, then {thought} for the caller), which also
+    substitutes placeholders that happen to occur inside tool docs or history text.
+
+    >>> render = role_renderer("summarizer", [])
+    >>> render("user: hi</s>") == role_input("summarizer", [], "user: hi</s>")
+    True
+    """
+    if family not in TEMPLATES:
+        raise ValueError(f"unknown prompt family {family!r}; expected one of {', '.join(TEMPLATES)}")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    tools = list(tools)
+    fixed = {"doc": render_docs(tools), "tool_names": tool_names(tools)}
+    template, suffix = TEMPLATES[family][role], SUFFIX[role]
+    if literal_replace:
+        base = template.replace("{doc}", fixed["doc"]).replace("{tool_names}", fixed["tool_names"])
+
+        def render_replace(history: str, thought: str = "") -> str:
+            text = base.replace("{history}", history)
+            return (text.replace("{thought}", thought) if role == "caller" else text) + suffix
+
+        return render_replace
+    # Pieces of the template: literal text (docs and names filled in) alternating with the two slots.
+    pieces: list[str] = [""]
+    slots: list[str] = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        pieces[-1] += literal
+        if name is None:
+            continue
+        if name in fixed:
+            pieces[-1] += fixed[name]
+        else:
+            slots.append(name)
+            pieces.append("")
+    pieces[-1] += suffix
+
+    def render(history: str, thought: str = "") -> str:
+        values = {"history": history, "thought": thought}
+        out = [pieces[0]]
+        for slot, piece in zip(slots, pieces[1:]):
+            out += (values[slot], piece)
+        return "".join(out)
+
+    return render
 
 
 @dataclass(frozen=True)
