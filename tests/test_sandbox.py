@@ -27,7 +27,8 @@ from umi_lab.tools.sandbox import (
 LIMITS = {"timeout_s": 2.0, "cpu_s": 2, "memory_mb": 384, "max_output": 2000}
 SECRET = "umi-h3-secret-value-5f1c"
 
-# (name, code template, expected fragment of the error or None, run also without OS isolation)
+# (name, code template, expected fragment(s) of the error or None, run also without OS isolation
+#  [, limits replacing LIMITS])
 HOSTILE = [
     ("infinite_loop", "while True:\n    pass", "TimeoutError", False),
     ("busy_arithmetic", "x = 0\nwhile True:\n    x = (x * 7 + 1) % 1000003", "TimeoutError", False),
@@ -45,12 +46,13 @@ HOSTILE = [
     ("thread_bomb", "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(100,)).start()",
      None, False),
     ("memory_bomb_alloc", "x = bytearray(8 * 1024 ** 3)", "MemoryError", False),
-    ("memory_bomb_grow", "chunks = []\nwhile True:\n    chunks.append(' ' * 10 ** 7)", "MemoryError", False),
+    ("memory_bomb_grow", "chunks = []\nwhile True:\n    chunks.append(bytearray(10 ** 8))", "MemoryError", False),
     ("output_flood", "while True:\n    print('x' * 1000)", "OutputLimitError", False),
     ("output_single_write", "import sys\nsys.stdout.write('y' * 50_000_000)", "OutputLimitError", False),
     ("disk_fill", "with open('big.bin', 'wb') as f:\n    while True:\n        f.write(b'0' * 2 ** 20)",
      "File too large", False),
-    ("many_files", "for i in range(100000):\n    open(f'f{{i}}', 'w').close()", "2000 files", True),
+    ("many_files", "for i in range(100000):\n    open(f'f{{i}}', 'w').close()", "2000 files", True,
+     {"timeout_s": 20.0, "cpu_s": 10}),  # 2,000 file creations take a while on a loaded machine
     ("write_outside", "open('{outside}', 'w').write('pwned')", "writing outside", True),
     ("write_outside_pathlib", "import pathlib\npathlib.Path('{outside}').write_text('pwned')", "writing outside",
      True),
@@ -85,6 +87,19 @@ HOSTILE = [
     ("ctypes_libc_kill", "import ctypes\nlibc = ctypes.CDLL('libc.so.6')\nlibc.kill({pid}, 10)", "ctypes", True),
     ("ctypes_read_memory", "import ctypes\nctypes.string_at(0)", "ctypes", True),
     ("ctypes_pythonapi", "import ctypes\nctypes.pythonapi.Py_Exit(0)", "ctypes", True),
+    ("leave_process_group", "import os, time\nos.setpgid(0, 0)\nos.setsid()\ntime.sleep(1000)",
+     "Operation not permitted", True),
+    ("fchmod_through_fd", "import os\nfd = os.open('{canary}', os.O_RDONLY)\nos.fchmod(fd, 0o777)",
+     ("file descriptor", "Permission denied"), True),
+    ("posixsubprocess_direct", "import _posixsubprocess\n_posixsubprocess.fork_exec()", "starting processes", True),
+    ("reimport_posixsubprocess", "import sys\ndel sys.modules['_posixsubprocess']\nimport _posixsubprocess",
+     "importing _posixsubprocess", True),
+    ("write_proc_self_mem", "open('/proc/self/mem', 'wb').write(b'x')", "writing outside", True),
+    ("path_subclass", "import pathlib\nclass P(type(pathlib.Path())):\n    pass\nopen(P('{outside}'), 'w')",
+     ("path of type", "writing outside"), True),
+    ("remove_via_path_subclass", "import os, pathlib\nclass P(type(pathlib.Path())):\n    pass\nos.remove(P('{canary}'))",
+     "os.remove", True),
+    ("str_subclass_path", "class S(str):\n    pass\nopen(S('{outside}'), 'w')", ("path of type", "writing outside"), True),
     ("proc_environ_of_host", "print(open('/proc/{pid}/environ').read())", "/proc", True),
     ("read_root_home", "print(open('/root/.bashrc').read())", "reading /root", True),
     ("raise_rlimit", "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (1000, 1000))", "setrlimit", True),
@@ -136,8 +151,9 @@ def host(tmp_path_factory):
 
 def _run_all(cases, values, **extra):
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(run_python, code.format(**values), **LIMITS, **extra)
-                   for name, code, *_ in cases}
+        futures = {case[0]: pool.submit(run_python, case[1].format(**values),
+                                         **{**LIMITS, **(case[4] if len(case) > 4 else {})}, **extra)
+                   for case in cases}
         return {name: f.result() for name, f in futures.items()}
 
 
@@ -228,7 +244,7 @@ def test_files_in_working_directory_and_tempfile():
     code = ("import pathlib, tempfile, os\npathlib.Path('a.txt').write_text('hello')\n"
             "os.mkdir('sub')\nos.rename('a.txt', 'sub/b.txt')\nprint(open('sub/b.txt').read())\n"
             "with tempfile.NamedTemporaryFile('w+') as f:\n    f.write('tmp ok')\n    f.seek(0)\n    print(f.read())\n"
-            "os.remove('sub/b.txt')\nprint(sorted(os.listdir('.')))")
+            "pathlib.Path('sub/b.txt').unlink()\nprint(sorted(os.listdir('.')))")
     result = run_python(code, **LIMITS)
     assert result.error == ""
     assert result.stdout == "hello\ntmp ok\n['snippet.py', 'sub', 'tmp']\n"

@@ -50,7 +50,11 @@ STDERR_KEEP_BYTES = 16_000      # the tail of stderr that is kept (the error is 
 # argv: workdir code_path cpu_s memory_bytes fsize_bytes nofile
 _PREAMBLE = r'''
 import os, sys, resource, builtins, linecache, traceback
-import ctypes, gc  # imported before the hook (sympy imports them); their dangerous uses are denied
+import ctypes, gc, pathlib  # imported before the hook (sympy imports them); dangerous uses are denied
+import _posixsubprocess  # its fork_exec is replaced below; a fresh import of it is denied by the hook
+def _no_fork_exec(*args, **kwargs):
+    raise PermissionError("sandbox: starting processes is not allowed")
+_posixsubprocess.fork_exec = _no_fork_exec
 def _setup():
     workdir, code_path = sys.argv[1], sys.argv[2]
     cpu, mem, fsize, nofile = (int(v) for v in sys.argv[3:7])
@@ -67,8 +71,8 @@ def _setup():
             readable.append(os.path.realpath(p).rstrip("/") + "/")
     ns = {"__builtins__": dict(builtins.__dict__), "W": os.path.realpath(workdir).rstrip("/") + "/",
           "READABLE": tuple(readable), "PID": str(os.getpid()), "getcwd": os.getcwd,
-          "PATHTYPES": (__import__("pathlib").PurePosixPath, __import__("pathlib").PosixPath),
-          "PATHLIB": tuple(v for v in vars(__import__("pathlib")).values() if isinstance(v, type)),
+          "PATHTYPES": (pathlib.PurePosixPath, pathlib.PosixPath), "STR_SLOT": pathlib.PurePath._str,
+          "PATHLIB": tuple(v for v in vars(pathlib).values() if isinstance(v, type)),
           "WFLAGS": os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND}
     exec(compile(HOOK, "<sandbox-hook>", "exec"), ns)
     sys.addaudithook(ns["hook"])
@@ -78,7 +82,7 @@ DENY = frozenset(("os.system", "os.fork", "os.forkpty", "os.posix_spawn", "os.sp
                   "subprocess.Popen", "pty.spawn", "os.startfile", "os.kill", "os.killpg",
                   "signal.pthread_kill", "os.link", "os.symlink", "os.chroot", "resource.setrlimit",
                   "resource.prlimit", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
-                  "sys.remote_exec", "os.setns", "os.unshare"))
+                  "sys.remote_exec", "os.setns", "os.unshare", "code.__new__"))
 DENY_PREFIX = ("socket.", "ctypes.", "_winapi.", "winreg.")
 PATH_EVENTS = {"os.remove": ((0,), (1,)), "os.rmdir": ((0,), (1,)), "os.mkdir": ((0,), (2,)),
                "os.rename": ((0, 1), (2, 3)), "os.chmod": ((0,), (2,)), "os.chown": ((0,), (3,)),
@@ -90,13 +94,16 @@ PATH_EVENTS = {"os.remove": ((0,), (1,)), "os.rmdir": ((0,), (1,)), "os.mkdir": 
                "shutil.unpack_archive": ((1,), ()), "os.chdir": ((0,), ()),
                "tempfile.mkstemp": ((0,), ()), "tempfile.mkdtemp": ((0,), ())}
 BLOCKED_IMPORTS = frozenset(("_ctypes", "cffi", "_cffi_backend", "_xxsubinterpreters", "_testcapi",
-                             "_testinternalcapi"))
+                             "_testinternalcapi", "_posixsubprocess"))
+FD_OK = frozenset(("os.truncate",))  # an fd here was opened (and checked) for writing already
 WRITES = [0]
 
 def deny(what):
     raise PermissionError("sandbox: " + what + " is not allowed")
 
 def to_str(path):
+    # Never runs code of the snippet: only exact str/bytes, or the cached string of an exact pathlib path
+    # (the interpreter converted it with __fspath__ just before raising the event).
     kind = type(path)
     if kind is str:
         return path
@@ -104,7 +111,11 @@ def to_str(path):
         return bytes.decode(path, "utf-8", "surrogateescape")
     for t in PATHTYPES:
         if kind is t:
-            return str.__str__(t.__str__(path))
+            try:
+                text = STR_SLOT.__get__(path)
+            except AttributeError:
+                return None
+            return text if type(text) is str else None
     return None
 
 def absolute(p):
@@ -171,19 +182,22 @@ def hook(event, args):
             if i >= len(args):
                 continue
             if type(args[i]) is int:
-                if event == "os.chdir":
-                    deny("os.fchdir")
+                if event not in FD_OK:
+                    deny(event + " on a file descriptor")
                 continue
             p = to_str(args[i])
             if p is None or not inside(p):
                 deny(event + " outside the working directory: " + repr(args[i]))
         return
-    if event == "import" and args[0] in BLOCKED_IMPORTS:
-        deny("importing " + args[0])
+    if event == "import":
+        if type(args[0]) is not str:
+            deny("importing a module named by a " + type(args[0]).__name__)
+        if args[0] in BLOCKED_IMPORTS:
+            deny("importing " + args[0])
     if event == "object.__setattr__":
         target, name = args[0], args[1]
-        if name == "__code__":
-            deny("rewriting " + name)
+        if type(name) is str and name == "__code__":
+            deny("rewriting __code__")
         for t in PATHLIB:
             if target is t:
                 deny("patching pathlib")
@@ -324,11 +338,17 @@ def _scrubbed_env(workdir: str) -> dict[str, str]:
             "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "MPLCONFIGDIR": tmp}
 
 
-def _kill_group(pgid: int) -> None:
+def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group and the process itself (it may have left the group with setsid)."""
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    if proc.returncode is None:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _collect(proc: subprocess.Popen, deadline: float, keep_stdout: int) -> tuple[bytes, int, bytes, str]:
@@ -429,15 +449,15 @@ def run_python(code: str, *, timeout_s: float = 5.0, cpu_s: int = 5, memory_mb: 
         try:
             out, out_seen, err, reason = _collect(proc, start + timeout_s, 4 * max_output + 4)
             if reason:
-                _kill_group(proc.pid)
+                _kill(proc)
             try:
                 status = proc.wait(timeout=max(0.05, start + timeout_s - time.monotonic()))
             except subprocess.TimeoutExpired:
                 reason = reason or "timeout"
-                _kill_group(proc.pid)
+                _kill(proc)
                 status = proc.wait()
         finally:
-            _kill_group(proc.pid)  # anything the snippet left behind in its group
+            _kill(proc)  # and anything the snippet left behind in its group
             proc.stdout.close()
             proc.stderr.close()
             if proc.poll() is None:
@@ -450,7 +470,9 @@ def run_python(code: str, *, timeout_s: float = 5.0, cpu_s: int = 5, memory_mb: 
     stdout = stdout[:max_output]
     stderr = err.decode("utf-8", errors="replace")
     timed_out = False
-    if reason == "timeout":
+    if status < 0 and status != -signal.SIGKILL:  # it died of its own limit before any kill of ours
+        error, timed_out = _signal_error(status, cpu_s)
+    elif reason == "timeout":
         error, timed_out = f"TimeoutError: execution timed out after {timeout_s:g} s", True
     elif reason == "output":
         error, truncated = f"OutputLimitError: more than {OUTPUT_KILL_BYTES} bytes of output; process killed", True
