@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.io import data_root, read_records, write_json
+from umi_lab.io import data_root, read_json, read_records, write_json
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOOLWORLD_DIR = PROJECT_ROOT / "data" / "toolworld"
@@ -108,12 +108,15 @@ def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print
         if not (world / "train.json").is_file():
             say(f"generating ToolWorld data into {world}")
             _cli(["toolworld", "generate", "--seed", "0", "--out", str(world)])
-    sizes = {p.name: len(read_records(p)) for p in sorted(world.glob("*.json")) if p.name != "README.json"
-             and isinstance(read_records(p), list)}
+    sizes = {}
+    for p in sorted(world.glob("*.json")):
+        records = read_json(p)
+        if isinstance(records, list):  # dialogue files; skip manifests and reports
+            sizes[p.name] = len(records)
     roles = out / "data" / "roles"
     if not any(roles.glob("train_*.json")):
         _cli(["split", "--input", str(world / "train.json"), "--out", str(roles), "--prompts", "toolbench"])
-    role_sizes = {p.stem: len(read_records(p)) for p in sorted(roles.glob("*.json"))}
+    role_sizes = {p.stem.removeprefix("train_"): len(read_records(p)) for p in sorted(roles.glob("train_*.json"))}
     for name, n in {**sizes, **{f"roles/{k}": v for k, v in role_sizes.items()}}.items():
         say(f"  {name:28s} {n:6d} records")
     info = {"toolworld": str(world), "roles": str(roles), "sizes": sizes, "role_sizes": role_sizes}
@@ -146,8 +149,12 @@ def _benchmarks(cfg: StudyConfig, say) -> tuple[str, ...]:
     return tuple(benchmarks)
 
 
-def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print) -> StudyResult:
+def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn: Callable | None = None,
+              evaluate_fn: Callable | None = None, resolve_fn: Callable | None = None) -> StudyResult:
     """Run every stage; returns the outputs and timings (also in ``OUT/timings.json``).
+
+    ``train_fn``/``evaluate_fn``/``resolve_fn`` replace training, evaluation and the backbone build (tests);
+    by default they are ``training.train``, ``evaluate.evaluate_run`` and ``backbone.resolve_model``.
 
     Example: ``run_study(StudyConfig.preset(smoke=True, out="runs/smoke")).outputs["table_markdown"]``.
     """
@@ -163,7 +170,7 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print) -> StudyR
     data = stages.run(1, "data", lambda: prepare_data(cfg, out, say))
     outputs["data_summary"] = out / "data" / "summary.json"
 
-    model_path = stages.run(2, "backbone", lambda: resolve_model(cfg.model))
+    model_path = stages.run(2, "backbone", lambda: (resolve_fn or resolve_model)(cfg.model))
     say(f"  backbone: {model_path}")
 
     abl_cfg = AblationConfig(
@@ -171,7 +178,7 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print) -> StudyR
         out=str(out / "ablation"), model=cfg.model, methods=cfg.methods, seeds=cfg.seeds,
         evals=_benchmarks(cfg, say), smoke=cfg.smoke, train_overrides={"schedule": cfg.schedule, **cfg.extra_train},
         eval_overrides={"limit": cfg.eval_limit} if cfg.eval_limit else {})
-    result = stages.run(3, "ablation", lambda: run_ablation(abl_cfg, say=say))
+    result = stages.run(3, "ablation", lambda: run_ablation(abl_cfg, say=say, train_fn=train_fn, evaluate_fn=evaluate_fn))
     outputs.update({"results_csv": result.paths["csv"], "results_parquet": result.paths["parquet"],
                     "failures": result.paths["failures"]})
 
