@@ -221,7 +221,9 @@ def _run(source):
         tb = e.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != "<snippet>":
             tb = tb.tb_next
-        sys.stderr.write("".join(traceback.format_exception(type(e), e, tb)))
+        report = traceback.TracebackException(type(e), e, tb)
+        report.stack[:] = [f for f in report.stack if f.filename != "<sandbox-hook>"]
+        sys.stderr.write("".join(report.format()))
         return 1
     return 0
 _status = _run(_setup())
