@@ -177,9 +177,10 @@ class GLPFTConfig:
         base = SCHEDULE_PRESETS[self.schedule] if isinstance(self.schedule, str) else self.schedule
         out = {}
         for f in fields(Schedule):
-            stage = replace(getattr(base, f.name), **self.schedule_overrides.get(f.name, {}))
+            stage = getattr(base, f.name)
             if self.smoke:
                 stage = replace(stage, max_steps=3, batch_size=2, gradient_accumulation_steps=1)
+            stage = replace(stage, **self.schedule_overrides.get(f.name, {}))  # explicit overrides win
             out[f.name] = stage
         return Schedule(**out)
 
