@@ -166,6 +166,10 @@ def test_training_panel_builds_validated_config(tmp_path):
     sched = cfg.resolved_schedule()
     assert sched.planner.learning_rate == 3e-4 and sched.caller.max_steps == 3
     assert panel.base_config.lora.r == 16                                   # base left unchanged
+    assert panel.base_config.schedule == "tiny"
+    panel._on_log({"stage": 1, "role": "backbone", "step": 1, "loss": 3.5})
+    panel._on_log({"stage": 2, "role": "planner", "step": 1, "loss": 2.5})
+    assert panel.plot.value[:8] == b"\x89PNG\r\n\x1a\n" and "planner step 1: loss 2.5000" in panel.status.value
     panel.data.value = ""
     with pytest.raises(DataError, match="no data folder given"):
         panel.start(background=False)

@@ -368,10 +368,12 @@ class TrainingPanel(widgets.VBox):
     Example: ``panel = TrainingPanel(data="runs/study/data/roles", out="runs/panel"); panel``.
     """
 
-    def __init__(self, base_config=None, *, data: str = "", out: str = "runs/panel", model: str = "tiny"):
+    def __init__(self, base_config=None, *, data: str = "", out: str = "runs/panel", model: str = "tiny",
+                 schedule: str = "tiny"):
         from umi_lab.training_config import INITS, METHODS, GLPFTConfig
 
-        self.base_config = base_config if base_config is not None else GLPFTConfig(data=data, out=out, model=model)
+        self.base_config = base_config if base_config is not None else GLPFTConfig(data=data, out=out, model=model,
+                                                                                 schedule=schedule)
         cfg = self.base_config
         sched = cfg.resolved_schedule()
         style = {"description_width": "initial"}
@@ -390,7 +392,7 @@ class TrainingPanel(widgets.VBox):
         self.train_button = widgets.Button(description="train", button_style="primary")
         self.progress = widgets.IntProgress(min=0, max=1, value=0, description="steps")
         self.status = widgets.HTML("idle")
-        self.plot = widgets.Output()
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="620px"))
         self.train_button.on_click(lambda _: self.start())
         self.losses: list[dict[str, Any]] = []
         self.result: Path | None = None
@@ -420,24 +422,30 @@ class TrainingPanel(widgets.VBox):
         self.draw()
 
     def draw(self) -> None:
-        """Redraw the loss plot from ``self.losses`` (one line per stage/role)."""
+        """Redraw the loss plot from ``self.losses`` (one line per stage/role) into the PNG image widget.
+
+        Rendering to bytes (not into an Output context) keeps it safe from the training thread."""
+        import io
+
         import matplotlib.pyplot as plt
 
         from umi_lab.plots import paper_style
 
-        self.plot.clear_output(wait=True)
-        with self.plot, paper_style():
+        with paper_style():
             fig, ax = plt.subplots(figsize=(4.5, 2.2))
             keys = list(dict.fromkeys((r.get("stage"), r.get("role")) for r in self.losses))
             for stage, role in keys:
                 rows = [r for r in self.losses if (r.get("stage"), r.get("role")) == (stage, role)]
-                ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=f"stage {stage}: {role}")
+                ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=f"stage {stage}: {role}",
+                        marker="o" if len(rows) < 5 else None, ms=2)
             ax.set_xlabel("step")
             ax.set_ylabel("training loss")
             if keys:
                 ax.legend()
-            plt.show()
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110)
             plt.close(fig)
+        self.plot.value = buf.getvalue()
 
     def start(self, *, background: bool = True):
         """Train with the current values: in a thread (returns it) or, with ``background=False``, inline
