@@ -51,7 +51,7 @@ from typing import Any
 from umi_lab.errors import DataError
 from umi_lab.io import write_json
 from umi_lab.prompts import EOS_MARK, FAMILIES, ROLES, role_renderer
-from umi_lab.trajectory import Dialogue, Turn, load_dialogues, save_dialogues
+from umi_lab.trajectory import TURN_ROLES, Dialogue, Turn, load_dialogues, save_dialogues
 
 COMPAT_MODES = ("default", "official")
 ROLE_SETS = ("backbone", "planner", "caller", "summarizer", "multitask")
@@ -168,8 +168,13 @@ class _Splitter:
                     for role in ROLES}
         return {role: role_renderer(role, tools, family=self.family, literal_replace=literal) for role in ROLES}
 
-    def dialogue(self, d: Dialogue) -> None:
+    def dialogue(self, d: Dialogue, index: int) -> None:
         turns = d.conversations
+        for i, turn in enumerate(turns):  # Dialogue.from_dict checks this; objects built in code may not
+            if turn.role not in TURN_ROLES or not isinstance(turn.value, str):
+                raise DataError(f"turn {turn.role!r} with a {type(turn.value).__name__} value: expected a role in "
+                                f"{', '.join(TURN_ROLES)} and a string value", record=index,
+                                field=f"conversations[{i}]")
         conv = [t.to_dict() for t in turns]
         tools = [t.to_dict() for t in d.tools]
         render = self._renderers(tools)
@@ -230,7 +235,7 @@ class _Splitter:
 def _run(dialogues: Iterable[Dialogue | dict], family: str, compat: str, naive: bool) -> RoleSplit:
     splitter = _Splitter(family, compat, naive)
     for i, d in enumerate(dialogues):
-        splitter.dialogue(d if isinstance(d, Dialogue) else Dialogue.from_dict(d, record=i))
+        splitter.dialogue(d if isinstance(d, Dialogue) else Dialogue.from_dict(d, record=i), i)
     return splitter.finish()
 
 
