@@ -122,7 +122,7 @@ def test_non_string_input():
 
 @pytest.mark.parametrize("value, text", [
     (24, "24"), (-3, "-3"), (Fraction(3, 2), "1.5"), (Fraction(-1, 8), "-0.125"), (Fraction(1, 3), "0.333333"),
-    (Fraction(2, 3), "0.666667"), (Fraction(-2, 3), "-0.666667"), (Fraction(1, 10 ** 9), "1e-09"),
+    (Fraction(2, 3), "0.666667"), (Fraction(-2, 3), "-0.666667"), (Fraction(1, 10 ** 9), "1e-9"), (Fraction(-1, 3 * 10 ** 400), "-3.33333e-401"),
     (Fraction(999999999, 1000000000), "1"), (2.0, "2"), (0.1, "0.1"), (True, "1"),
 ])
 def test_format_number(value, text):

@@ -16,6 +16,7 @@ Grammar (Python precedence; ``^`` is accepted as a synonym of ``**``)::
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from dataclasses import dataclass
@@ -335,7 +336,10 @@ def format_number(value: Number, max_decimals: int = 6) -> str:
         return str(value.numerator)
     scaled = round(value * 10 ** max_decimals)
     if scaled == 0:  # tiny but non-zero: scientific notation with 6 significant digits
-        return f"{float(value):.6g}"
+        with decimal.localcontext() as ctx:
+            ctx.prec = 6
+            tiny = decimal.Decimal(value.numerator) / decimal.Decimal(value.denominator)
+        return f"{tiny:.6g}"
     sign = "-" if scaled < 0 else ""
     whole, frac = divmod(abs(scaled), 10 ** max_decimals)
     frac_text = str(frac).rjust(max_decimals, "0").rstrip("0")

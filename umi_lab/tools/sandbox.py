@@ -395,7 +395,10 @@ def _collect(proc: subprocess.Popen, deadline: float, keep_stdout: int) -> tuple
 
 def _signal_error(status: int, cpu_s: int) -> tuple[str, bool]:
     sig = -status
-    name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
     if sig == signal.SIGXCPU:
         return f"TimeoutError: CPU time limit exceeded ({cpu_s} s)", True
     if sig == signal.SIGKILL:
