@@ -32,6 +32,9 @@ SECRET = "umi-h3-secret-value-5f1c"
 HOSTILE = [
     ("infinite_loop", "while True:\n    pass", "TimeoutError", False),
     ("busy_arithmetic", "x = 0\nwhile True:\n    x = (x * 7 + 1) % 1000003", "TimeoutError", False),
+    ("cpu_limit", "while True:\n    pass", "CPU time limit exceeded (1 s)", False, {"timeout_s": 30.0, "cpu_s": 1}),
+    ("segfault", "import faulthandler\nfaulthandler._sigsegv()", "SIGSEGV", True),
+    ("abort", "import os\nos.abort()", "SIGABRT", True),
     ("sleep_forever", "import time\ntime.sleep(1000)", "timed out", False),
     ("close_pipes_and_hang", "import os, time\nos.close(1)\nos.close(2)\ntime.sleep(1000)", "timed out", False),
     ("huge_power", "print(10 ** 10 ** 10)", None, False),
@@ -196,6 +199,8 @@ def test_hostile_snippet_ends_as_error_with_hooks_only(outcomes_hooks_only, name
 def test_specific_outcomes(outcomes):
     assert outcomes["sleep_forever"].timed_out and outcomes["close_pipes_and_hang"].timed_out
     assert outcomes["infinite_loop"].timed_out
+    assert outcomes["cpu_limit"].timed_out and outcomes["cpu_limit"].exit_status == -signal.SIGXCPU
+    assert outcomes["segfault"].exit_status == -signal.SIGSEGV
     assert outcomes["sys_exit_code"].exit_status == 7
     assert outcomes["os_exit_code"].exit_status == 5
     flood = outcomes["output_flood"]
