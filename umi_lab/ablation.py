@@ -288,7 +288,9 @@ def _cmd(args: argparse.Namespace) -> int:
 def add_cli(subparsers) -> None:
     """Register ``ablate``."""
     p = subparsers.add_parser("ablate", help="train + evaluate a grid of methods x seeds x benchmarks")
-    p.add_argument("--data", required=True, help="role-data folder for training (train.json or train_<role>.json)")
+    p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "data" / "toolworld"),
+                   help="training data folder: train_<role>.json files, or conversations in train.json "
+                        "(default: the embedded ToolWorld data)")
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--model", default="tiny", help="'tiny', a local folder or a hub id already on disk")
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHOD_VARIANTS))
