@@ -1,0 +1,163 @@
+"""Splits of generated ToolWorld dialogues, written bit-reproducibly.
+
+Like ToolBench: ``train``; ``test_in_domain`` (the same tools, new instructions: no instruction text
+is shared with train); ``test_out_of_domain`` (tasks that need held-out tools and the held-out
+category, none of which appear in any train dialogue). Every dialogue draws its randomness from
+``random.Random("toolworld:<seed>:<split>:<index>:<attempt>")`` (string seeds are hashed with SHA-512,
+not with Python's randomised ``hash``), so the files are identical across runs and machines.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from umi_lab.errors import DataError
+from umi_lab.io import atomic_write_text
+from umi_lab.toolworld.apis import ALTERNATIVES, API_BY_NAME, tools_of
+from umi_lab.toolworld.generator import (
+    GIVE_UP_RATE,
+    LEVEL_WEIGHTS,
+    RECOVERY_RATE,
+    TASK_TYPES,
+    Episode,
+    GiveUp,
+    TaskType,
+    is_held_out,
+)
+from umi_lab.toolworld.world import World, build_world
+
+SPLIT_FILES = {"train": "train.json", "test_in_domain": "test_in_domain.json",
+               "test_out_of_domain": "test_out_of_domain.json"}
+MAX_ATTEMPTS = 200
+
+
+@dataclass
+class GenerateConfig:
+    """How much to generate. Example: ``GenerateConfig(seed=0, n_train=2000)``."""
+
+    seed: int = 0
+    n_train: int = 2000
+    n_test_id: int = 200
+    n_test_ood: int = 200
+
+
+def task_pool(split: str) -> list[TaskType]:
+    """Task types a split draws from: out-of-domain ones use held-out APIs, the others never do."""
+    ood = split == "test_out_of_domain"
+    return [t for t in TASK_TYPES if t.held_out == ood]
+
+
+def offered_apis(tt: TaskType, split: str) -> list[str]:
+    """The APIs a dialogue documents: every API of the tools it needs, plus their alternatives' tools."""
+    names = list(tt.apis) + [ALTERNATIVES[a][0] for a in tt.apis if a in ALTERNATIVES]
+    out = tools_of(names)
+    if split != "test_out_of_domain":
+        out = [a for a in out if not is_held_out(a)]
+    return out
+
+
+def _choose(rng: random.Random, pool: list[TaskType]) -> tuple[TaskType, str]:
+    r = rng.random()
+    if r < GIVE_UP_RATE and rng.random() < 0.5:
+        missing = [t for t in pool if t.give_up]
+        if missing:
+            return missing[rng.randrange(len(missing))], "plain"
+    mode = "down" if r < GIVE_UP_RATE else "recover" if r < GIVE_UP_RATE + RECOVERY_RATE else "plain"
+    x, acc, level = rng.random(), 0.0, LEVEL_WEIGHTS[-1][0]
+    for lv, wt in LEVEL_WEIGHTS:
+        acc += wt
+        if x < acc:
+            level = lv
+            break
+    normal = [t for t in pool if t.level == level and not t.give_up] or [t for t in pool if not t.give_up]
+    return normal[rng.randrange(len(normal))], mode
+
+
+def make_dialogue(world: World, tt: TaskType, rng: random.Random, mode: str, *, dialogue_id: str,
+                  split: str) -> dict:
+    """Run one task type and return the dialogue dict (α-UMi format plus id/split/category/level/task)."""
+    apis = offered_apis(tt, split)
+    ep = Episode(world, rng, apis, mode, tt.n_calls)
+    try:
+        tt.fn(world, rng, ep)
+    except GiveUp as g:
+        ep.give_up(str(g))
+    cats = tt.categories
+    outcome = "give_up" if not ep.solvable else "conclusion"
+    return {
+        "tools": [{"Name": a, "function": API_BY_NAME[a].doc_function(),
+                   "input": {p: f"{t}, {'required' if req else 'optional'}, {d}"
+                             for p, (t, d, req) in API_BY_NAME[a].params.items()}} for a in apis],
+        "instruction": ep.instruction,
+        "conversations": [{"from": r, "value": v} for r, v in ep.turns],
+        "id": dialogue_id,
+        "split": split,
+        "category": cats[0],
+        "categories": cats,
+        "level": tt.level,
+        "task_type": tt.name,
+        "task": {"solvable": ep.solvable, "expected": outcome, "facts": ep.facts if ep.solvable else [],
+                 "required_calls": ep.required if ep.solvable else [], "fault_plan": ep.fault_plan,
+                 "recovery": ep.recovered and ep.solvable, "tools": apis},
+    }
+
+
+def generate_split(world: World, split: str, n: int, seed: int, *, avoid: set[str] | None = None) -> list[dict]:
+    """``n`` dialogues of ``split`` whose instructions are unique and not in ``avoid``."""
+    pool = task_pool(split)
+    seen = set(avoid or ())
+    out = []
+    for i in range(n):
+        for attempt in range(MAX_ATTEMPTS):
+            rng = random.Random(f"toolworld:{seed}:{split}:{i}:{attempt}")
+            tt, mode = _choose(rng, pool)
+            d = make_dialogue(world, tt, rng, mode, dialogue_id=f"toolworld-{split}-{i:05d}", split=split)
+            if d["instruction"] not in seen:
+                break
+        else:
+            raise DataError(f"could not make a new instruction after {MAX_ATTEMPTS} attempts", record=i, field=split)
+        seen.add(d["instruction"])
+        out.append(d)
+    return out
+
+
+def generate(config: GenerateConfig) -> dict[str, list[dict]]:
+    """All three splits. Example: ``generate(GenerateConfig(seed=0, n_train=50, n_test_id=10, n_test_ood=10))``."""
+    world = build_world(config.seed)
+    train = generate_split(world, "train", config.n_train, config.seed)
+    train_text = {d["instruction"] for d in train}
+    test_id = generate_split(world, "test_in_domain", config.n_test_id, config.seed, avoid=train_text)
+    test_ood = generate_split(world, "test_out_of_domain", config.n_test_ood, config.seed, avoid=train_text)
+    return {"train": train, "test_in_domain": test_id, "test_out_of_domain": test_ood}
+
+
+def dumps(rows: list[dict]) -> str:
+    """The exact bytes written: one dialogue per line inside a JSON list, keys in insertion order."""
+    return "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in rows) + "\n]\n"
+
+
+def write_splits(splits: dict[str, list[dict]], out_dir: str | Path) -> list[Path]:
+    """Write each split to ``out_dir/<split>.json`` atomically; return the paths."""
+    out_dir = Path(out_dir)
+    return [atomic_write_text(out_dir / SPLIT_FILES[name], dumps(rows)) for name, rows in splits.items()]
+
+
+def summarize(splits: dict[str, list[dict]]) -> dict[str, dict]:
+    """Counts per split: dialogues, levels, categories, give-up, recovery, calls, turns."""
+    out = {}
+    for name, rows in splits.items():
+        levels: dict[str, int] = {}
+        cats: dict[str, int] = {}
+        for d in rows:
+            levels[d["level"]] = levels.get(d["level"], 0) + 1
+            cats[d["category"]] = cats.get(d["category"], 0) + 1
+        out[name] = {"dialogues": len(rows), "levels": dict(sorted(levels.items())),
+                     "categories": dict(sorted(cats.items())),
+                     "give_up": sum(not d["task"]["solvable"] for d in rows),
+                     "recovery": sum(d["task"]["recovery"] for d in rows),
+                     "calls": sum(t["from"] == "caller" for d in rows for t in d["conversations"]),
+                     "turns": sum(len(d["conversations"]) for d in rows)}
+    return out

@@ -1,0 +1,202 @@
+"""Machine-checkable task success for ToolWorld: no LLM judge needed.
+
+A dialogue's ``task`` object says what a correct episode must contain:
+
+- ``solvable`` / ``expected``: ``"conclusion"`` (answer the question) or ``"give_up"`` (the thing does
+  not exist, or every API that could answer is down);
+- ``facts``: normalised strings or numbers the final conclusion must state;
+- ``required_calls``: groups of acceptable calls ``{"api", "args"}``; each group needs one call that
+  succeeded (an alternative API counts when the primary is down);
+- ``tools``: the API names offered; a call to any other name is a hallucinated tool.
+
+``check_success(task, dialogue)`` reads the caller turns and the observation that follows each one
+(the ToolBench ``{"error": ..., "response": ...}`` text: an empty error means success).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from umi_lab.errors import DataError
+from umi_lab.trajectory import Dialogue
+
+_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case, punctuation to spaces, single spaces. ``normalise_text("Light-Rain!") == "light rain"``."""
+    s = re.sub(r"[^0-9a-z.+\-]+", " ", str(text).lower().replace("'", ""))
+    s = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", s)   # keep decimal points only
+    s = re.sub(r"[+\-](?!\d)", " ", s)           # keep signs and date dashes only before digits
+    return " ".join(s.split())
+
+
+def normalise_fact(value: Any) -> str:
+    """The stored form of a fact: numbers as JSON numbers, text normalised.
+
+    >>> normalise_fact(21.40), normalise_fact("Light Rain")
+    ('21.4', 'light rain')
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return normalise_text(value)
+
+
+def _is_number(fact: str) -> bool:
+    return _NUM.fullmatch(fact) is not None
+
+
+def _numbers(text: str) -> list[str]:
+    return _NUM.findall(re.sub(r"(?<=\d),(?=\d{3})", "", text))
+
+
+def fact_in(fact: str, text: str) -> bool:
+    """Whether ``text`` states ``fact``: a number equal to it, or the normalised words in sequence.
+
+    >>> fact_in("21.4", "It is 21.4°C."), fact_in("21.4", "It is 21°C."), fact_in("rain", "It is raining")
+    (True, False, False)
+    """
+    if _is_number(fact):
+        return any(abs(float(n) - float(fact)) < 1e-9 for n in _numbers(text))
+    return f" {fact} " in f" {normalise_text(text)} "
+
+
+@dataclass
+class Call:
+    """One call in a dialogue: the action, its parsed arguments (None if not JSON) and whether it succeeded."""
+
+    api: str
+    args: dict | None
+    ok: bool
+    error: str
+
+
+@dataclass
+class SuccessResult:
+    passed: bool
+    missing_facts: list[str] = field(default_factory=list)
+    failed_calls: list[str] = field(default_factory=list)
+    hallucinated_tools: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "missing_facts": self.missing_facts, "failed_calls": self.failed_calls,
+                "hallucinated_tools": self.hallucinated_tools, "reasons": self.reasons}
+
+
+def parse_caller(value: str) -> tuple[str, str]:
+    """Split a caller turn into (action, action input). Example: ``parse_caller("Action: a\\nAction Input: {}")``."""
+    action, _, rest = value.partition("Action Input:")
+    name = action.split("Action:")[-1].strip()
+    return name, rest.strip()
+
+
+def _observation_ok(text: str) -> tuple[bool, str]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return False, "observation is not ToolBench JSON"
+    if not isinstance(obj, dict) or "error" not in obj:
+        return False, "observation has no error field"
+    return obj["error"] == "", str(obj["error"])
+
+
+def dialogue_calls(dialogue: Dialogue) -> list[Call]:
+    """Every caller turn with the observation right after it (a caller without one did not succeed)."""
+    turns, calls = dialogue.conversations, []
+    for i, t in enumerate(turns):
+        if t.role != "caller":
+            continue
+        name, raw = parse_caller(t.value)
+        try:
+            args = json.loads(raw) if raw else {}
+            args = args if isinstance(args, dict) else None
+        except json.JSONDecodeError:
+            args = None
+        if i + 1 < len(turns) and turns[i + 1].role == "observation":
+            ok, err = _observation_ok(turns[i + 1].value)
+        else:
+            ok, err = False, "no observation"
+        calls.append(Call(name, args, ok, err))
+    return calls
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(float(a) - float(b)) < 1e-9
+    return normalise_text(str(a)) == normalise_text(str(b))
+
+
+def call_matches(call: Call, option: dict) -> bool:
+    """A successful call to ``option["api"]`` with every argument of ``option["args"]`` equal (normalised)."""
+    if not call.ok or call.api != option["api"] or call.args is None:
+        return False
+    return all(k in call.args and _same(call.args[k], v) for k, v in option.get("args", {}).items())
+
+
+def _final_decision(dialogue: Dialogue) -> tuple[str | None, str]:
+    """The last planner decision and the conclusion text that follows it (``""`` when none)."""
+    turns = dialogue.conversations
+    for i in range(len(turns) - 1, -1, -1):
+        t = turns[i]
+        if t.role == "assistant":
+            if "Next: give up" in t.value:
+                return "give_up", ""
+            if "Next: conclusion" in t.value:
+                nxt = turns[i + 1] if i + 1 < len(turns) else None
+                return "conclusion", nxt.value if nxt is not None and nxt.role == "conclusion" else ""
+            return "caller", ""
+    return None, ""
+
+
+def _task_of(task: dict | Dialogue) -> dict:
+    if isinstance(task, Dialogue):
+        task = task.extra.get("task")
+    if not isinstance(task, dict):
+        raise DataError("missing or not an object", field="task")
+    for key in ("solvable", "facts", "required_calls", "tools"):
+        if key not in task:
+            raise DataError("missing", field=f"task.{key}")
+    return task
+
+
+def check_success(task: dict | Dialogue, dialogue: Dialogue) -> SuccessResult:
+    """Judge an episode against its task; ``task`` may be the task dict or the gold Dialogue carrying it.
+
+    >>> # check_success(gold.extra["task"], produced_dialogue).passed
+    """
+    task = _task_of(task)
+    calls = dialogue_calls(dialogue)
+    offered = set(task["tools"])
+    hallucinated = sorted({c.api for c in calls if c.api not in offered})
+    decision, answer = _final_decision(dialogue)
+    reasons: list[str] = []
+    missing: list[str] = []
+    failed: list[str] = []
+    if hallucinated:
+        reasons.append(f"called tools that were not offered: {', '.join(hallucinated)}")
+    if not task["solvable"]:
+        if decision != "give_up":
+            reasons.append(f"the task cannot be solved, so the agent should give up; it ended with {decision}")
+    else:
+        if decision != "conclusion":
+            reasons.append(f"expected a conclusion, the episode ended with {decision}")
+        elif not answer.strip():
+            reasons.append("the conclusion is empty")
+        for fact in task["facts"]:
+            if not fact_in(str(fact), answer):
+                missing.append(str(fact))
+        if missing:
+            reasons.append(f"the conclusion misses {len(missing)} fact(s): {', '.join(missing)}")
+        for group in task["required_calls"]:
+            if not any(call_matches(c, opt) for c in calls for opt in group):
+                failed.append(" or ".join(f"{o['api']}({json.dumps(o.get('args', {}), sort_keys=True)})"
+                                          for o in group))
+        if failed:
+            reasons.append(f"{len(failed)} required call(s) never succeeded")
+    return SuccessResult(not reasons, missing, failed, hallucinated, reasons)
