@@ -1,0 +1,433 @@
+"""Agents that solve tasks with tools: the alpha-UMi multi-LLM agent and single-LLM baselines.
+
+``MultiLLMAgent``: the planner writes a thought ending in ``Next: caller.`` / ``Next: conclusion.`` /
+``Next: give up.``; the caller turns a thought into ``Action: <tool>\\nAction Input: <json>``, which the
+environment's ``ToolRegistry`` executes (its observation is appended); the summarizer writes the final
+answer. The loop ends with an outcome: ``conclusion``, ``give_up``, ``step_limit`` (too many planner
+steps), ``repetition`` (the same call ``repeat_limit`` times) or ``error`` (the environment could not be
+built). ``SingleLLMAgent`` runs the backbone format (one model writes thought + ``Action``/``Action Input``
+or ``conclusion: <answer>`` / ``conclusion: give up.``), or the multitask model (one adapter prompted as
+each role, i.e. the multi-LLM loop on a single adapter).
+
+Every model call becomes a ``StepRecord`` (role, raw output, prompt/generated tokens, latency, error).
+Malformed generations never crash the loop: they are recorded as ``error="parse: ..."`` and counted;
+unknown tools and bad arguments go to the registry, whose uniform observations are counted too.
+
+``run_batch(tasks, env_factory)`` advances all unfinished tasks one model call per round, sending the
+round's prompts to the model server in one call (batched by role or mixed, as its settings say).
+
+Example::
+
+    agent = make_agent(RoleModels.from_run("runs/alpha"))
+    trajs = agent.run_batch(tasks, ToolWorld(0).env_for)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from umi_lab.prompts import history_string
+from umi_lab.serving import Generation, GenerationSettings
+from umi_lab.static_eval import DECISION_MARKS, clean_candidate
+from umi_lab.tools.registry import BAD_ARGUMENTS, TOOL_ERROR, UNKNOWN_TOOL, Observation, ToolRegistry
+from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
+
+OUTCOMES = ("conclusion", "give_up", "step_limit", "repetition", "error")
+
+
+class Generator(Protocol):
+    """What an agent needs from a model server (``RoleModels`` or a scripted stand-in)."""
+
+    def prompt(self, role: str, tools, history: str, *, thought: str = "") -> str: ...
+
+    def generate(self, prompts: list[str], roles: list[str], config: GenerationSettings | None = None
+                 ) -> list[Generation]: ...
+
+
+@dataclass
+class AgentConfig:
+    """``max_steps``: planner (or backbone) decisions per task; ``repeat_limit``: identical calls before the
+    task stops with ``repetition``; ``generation``: decoding settings for every model call."""
+
+    max_steps: int = 8
+    repeat_limit: int = 3
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+
+    def __post_init__(self):
+        if self.max_steps < 1 or self.repeat_limit < 2:
+            raise ValueError("max_steps must be >= 1 and repeat_limit >= 2")
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+_ACTION = re.compile(r"Action\s*:")
+_INPUT = re.compile(r"Action\s+Input\s*:")
+
+
+def parse_call(text: str) -> tuple[str | None, str, str | None]:
+    """Parse ``Action: name\\nAction Input: args`` → ``(name, arguments, error)``; never raises.
+
+    The last ``Action:`` counts; arguments default to ``{}``; a missing or empty name gives
+    ``(None, args, "parse: ...")``.
+
+    >>> parse_call("Action: get_weather\\nAction Input: {\\"city\\": \\"Oslo\\"}</s>")
+    ('get_weather', '{"city": "Oslo"}', None)
+    >>> parse_call("I think so")[2]
+    'parse: no Action'
+    """
+    text = str(text).split("</s>")[0]
+    actions = list(_ACTION.finditer(text))
+    if not actions:
+        inputs = list(_INPUT.finditer(text))
+        args = text[inputs[-1].end():].strip() if inputs else "{}"
+        return None, args or "{}", "parse: no Action"
+    rest = text[actions[-1].end():]
+    m = _INPUT.search(rest)
+    if m:
+        name, args = rest[:m.start()], rest[m.end():]
+    else:
+        name, args = rest, ""
+        inputs = list(_INPUT.finditer(text[:actions[-1].start()]))
+        if inputs:  # "Action Input: ..." written before "Action: ..."
+            args = text[inputs[-1].end():actions[-1].start()]
+    name = name.strip().splitlines()[0].strip().strip("`'\"").strip() if name.strip() else ""
+    args = args.strip() or "{}"
+    if not name:
+        return None, args, "parse: empty Action"
+    return name, args, None
+
+
+def parse_backbone(text: str) -> dict[str, Any]:
+    """Parse a single-LLM (backbone) output; never raises.
+
+    Returns ``{"kind": "call"|"conclusion"|"give_up"|"invalid", "thought", "action", "arguments", "answer",
+    "error"}``.
+
+    >>> parse_backbone("It is sunny.\\nconclusion: sunny")["answer"]
+    'sunny'
+    >>> parse_backbone("Check.\\nAction: f\\nAction Input: {}")["action"]
+    'f'
+    >>> parse_backbone("conclusion: give up.")["kind"]
+    'give_up'
+    """
+    text = str(text).split("</s>")[0]
+    out: dict[str, Any] = {"kind": "invalid", "thought": text.strip(), "action": None, "arguments": "{}",
+                           "answer": None, "error": None}
+    low = text.lower()
+    concl = low.rfind("conclusion:")
+    act = [m.start() for m in _ACTION.finditer(text)]
+    if concl >= 0 and (not act or concl > act[-1]):
+        answer = text[concl + len("conclusion:"):].strip()
+        out["thought"] = text[:concl].strip()
+        if answer.lower().rstrip(".").strip() in ("give up", "i give up"):
+            out["kind"] = "give_up"
+        else:
+            out.update(kind="conclusion", answer=clean_candidate(answer))
+        return out
+    if "next: give up" in low:
+        out.update(kind="give_up", thought=text[:low.index("next: give up")].strip())
+        return out
+    name, args, err = parse_call(text)
+    starts = [m.start() for m in _ACTION.finditer(text)] + [m.start() for m in _INPUT.finditer(text)]
+    out["thought"] = text[:min(starts)].strip() if starts else text.strip()
+    if err:
+        out["error"] = err
+        out["arguments"] = args
+        return out
+    out.update(kind="call", action=name, arguments=args)
+    return out
+
+
+def planner_step(output: str) -> tuple[str, str, str | None]:
+    """The planner's decision, its turn text (cut after the mark) and a parse error when no mark is present
+    (then the decision is ``caller``, as the official inference does).
+
+    >>> planner_step("Search it. Next: caller. junk")
+    ('caller', 'Search it. Next: caller.', None)
+    >>> planner_step("hmm")[2]
+    'parse: no Next: decision'
+    """
+    text = str(output).split("</s>")[0]
+    for decision in ("give up", "conclusion", "caller"):
+        mark = DECISION_MARKS[decision]
+        if mark in text:
+            return decision, text[:text.index(mark) + len(mark)].strip(), None
+    return "caller", (text.strip() + " " + DECISION_MARKS["caller"]).strip(), "parse: no Next: decision"
+
+
+# ------------------------------------------------------------------------------------------------ state
+@dataclass
+class _State:
+    index: int
+    task: Dialogue
+    env: ToolRegistry | None
+    tools: list[Tool]
+    turns: list[Turn]
+    phase: str = "plan"              # plan | call | summarize | backbone | done
+    thought: str = ""
+    steps: list[StepRecord] = field(default_factory=list)
+    outcome: str | None = None
+    decisions: int = 0
+    calls: Counter = field(default_factory=Counter)
+    counts: Counter = field(default_factory=Counter)
+    backbone_history: str = ""
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+
+def _opening_turns(task: Dialogue) -> list[Turn]:
+    turns = []
+    for t in task.conversations:
+        if t.role != "user":
+            break
+        turns.append(Turn("user", t.value))
+    return turns or [Turn("user", task.instruction)]
+
+
+class MultiLLMAgent:
+    """The alpha-UMi planner / caller / summarizer loop (see the module doc).
+
+    ``models`` serves the roles ``planner``, ``caller``, ``summarizer`` (a ``RoleModels``).
+    """
+
+    roles = ("planner", "caller", "summarizer")
+
+    def __init__(self, models: Generator, config: AgentConfig | None = None, *, method: str | None = None):
+        self.models = models
+        self.config = config or AgentConfig()
+        self.method = method or getattr(models, "method", "alpha_umi")
+
+    # ------------------------------------------------------------------------------------- public
+    def run(self, task: Dialogue, env: ToolRegistry) -> RecordedTrajectory:
+        """Solve one task in ``env``. Example: ``agent.run(task, CalculatorRegistry())``."""
+        return self.run_batch([task], lambda _t: env)[0]
+
+    def run_batch(self, tasks: Sequence[Dialogue], env_factory: Callable[[Dialogue], ToolRegistry]
+                  ) -> list[RecordedTrajectory]:
+        """Run many tasks together, one model call per unfinished task per round (batched generation).
+
+        Example: ``agent.run_batch(tasks, world.env_for)``.
+        """
+        states = [self._start(i, t, env_factory) for i, t in enumerate(tasks)]
+        while True:
+            active = [s for s in states if not s.done]
+            if not active:
+                break
+            requests = [self._request(s) for s in active]
+            gens = self.models.generate([p for _, p in requests], [r for r, _ in requests], self.config.generation)
+            for s, (role, _), g in zip(active, requests, gens):
+                self._advance(s, role, g)
+        return [self._trajectory(s) for s in states]
+
+    # ------------------------------------------------------------------------------------- internals
+    def _start(self, i: int, task: Dialogue, env_factory) -> _State:
+        try:
+            env = env_factory(task)
+            tools = list(task.tools) or list(env.tool_docs())
+        except Exception as e:  # the environment could not be built: a counted, reported outcome
+            s = _State(i, task, None, list(task.tools), _opening_turns(task))
+            s.outcome, s.error = "error", f"env: {type(e).__name__}: {e}"
+            return s
+        s = _State(i, task, env, tools, _opening_turns(task))
+        s.phase = self._first_phase()
+        s.backbone_history = "".join(f"user: {t.value}</s>" for t in s.turns)
+        return s
+
+    def _first_phase(self) -> str:
+        return "plan"
+
+    def _request(self, s: _State) -> tuple[str, str]:
+        history = history_string(s.turns)
+        if s.phase == "plan":
+            return "planner", self.models.prompt("planner", s.tools, history)
+        if s.phase == "call":
+            return "caller", self.models.prompt("caller", s.tools, history, thought=s.thought)
+        return "summarizer", self.models.prompt("summarizer", s.tools, history)
+
+    def _record(self, s: _State, role: str, g: Generation, error: str | None = None, **extra) -> StepRecord:
+        step = StepRecord(role, g.text, g.prompt_tokens, g.generated_tokens, g.latency_s, error,
+                          {k: v for k, v in extra.items() if v is not None})
+        if g.truncated:
+            step.extra["prompt_truncated"] = True
+            s.counts["truncated_prompts"] += 1
+        if error and error.startswith("parse"):
+            s.counts["parse_errors"] += 1
+        s.steps.append(step)
+        return step
+
+    def _advance(self, s: _State, role: str, g: Generation) -> None:
+        if s.phase == "plan":
+            decision, text, err = planner_step(g.text)
+            self._record(s, role, g, err, decision=decision)
+            s.turns.append(Turn("assistant", text))
+            s.decisions += 1
+            if decision == "give up":
+                s.outcome = "give_up"
+            elif decision == "conclusion":
+                s.phase = "summarize"
+            else:
+                s.phase, s.thought = "call", text
+        elif s.phase == "call":
+            name, args, err = parse_call(g.text)
+            step = self._record(s, role, g, err)
+            if name is None:
+                s.turns.append(Turn("caller", clean_candidate(g.text.split("</s>")[0].strip())))
+                self._observe(s, step, ToolRegistry.bad_arguments("caller", f"could not parse the call ({err})"),
+                              counted=False)
+            else:
+                s.turns.append(Turn("caller", f"Action: {name}\nAction Input: {args}"))
+                if self._execute(s, step, name, args):
+                    return
+            s.phase = "plan"
+            self._check_limit(s)
+        elif s.phase == "summarize":
+            answer = clean_candidate(g.text.split("</s>")[0].strip())
+            self._record(s, role, g)
+            s.turns.append(Turn("conclusion", answer))
+            s.outcome = "conclusion"
+
+    def _execute(self, s: _State, step: StepRecord, name: str, args: str) -> bool:
+        """Run the call (repetition guard first); True when the task stopped."""
+        from umi_lab.tools.cache_replay import normalise_arguments
+
+        key = (name, normalise_arguments(args))
+        s.calls[key] += 1
+        if s.calls[key] >= self.config.repeat_limit:
+            step.extra["repeated"] = s.calls[key]
+            s.outcome = "repetition"
+            return True
+        try:
+            obs = s.env.call(name, args)
+        except Exception as e:  # a crashed registry is an observation, never a crash of the agent
+            obs = Observation.make(TOOL_ERROR, error=f"{name} crashed: {type(e).__name__}: {e}")
+        self._observe(s, step, obs)
+        return False
+
+    def _observe(self, s: _State, step: StepRecord, obs: Observation, *, counted: bool = True) -> None:
+        s.turns.append(Turn("observation", obs.text))
+        s.backbone_history += f"observation: {obs.text}"
+        step.extra["tool_status"] = obs.status
+        if not counted:
+            return
+        s.counts["tool_calls"] += 1
+        if obs.status == UNKNOWN_TOOL:
+            s.counts["hallucinated_tool"] += 1
+        elif obs.status == BAD_ARGUMENTS:
+            s.counts["invalid_arguments"] += 1
+        elif obs.status == TOOL_ERROR:
+            s.counts["tool_errors"] += 1
+        if not obs.ok:
+            step.error = step.error or f"tool: {obs.status}"
+
+    def _check_limit(self, s: _State) -> None:
+        if not s.done and s.decisions >= self.config.max_steps:
+            s.outcome = "step_limit"
+
+    def _trajectory(self, s: _State) -> RecordedTrajectory:
+        dialogue = Dialogue(s.tools, s.task.instruction, s.turns, dict(s.task.extra))
+        meta = {"decisions": s.decisions, "model_calls": len(s.steps),
+                "prompt_tokens": sum(x.prompt_tokens for x in s.steps),
+                "generated_tokens": sum(x.generated_tokens for x in s.steps),
+                "latency_s": round(sum(x.latency_s for x in s.steps), 6),
+                **{k: s.counts.get(k, 0) for k in ("tool_calls", "hallucinated_tool", "invalid_arguments",
+                                                    "tool_errors", "parse_errors", "truncated_prompts")}}
+        if s.error:
+            meta["error"] = s.error
+        task_id = s.task.id if s.task.id is not None else f"task-{s.index}"
+        return RecordedTrajectory(str(task_id), self.method, dialogue, s.steps, s.outcome or "error", meta)
+
+
+class SingleLLMAgent(MultiLLMAgent):
+    """One model: ``mode="backbone"`` (thought + Action / conclusion in one output) or ``mode="multitask"``
+    (one adapter prompted as planner, caller and summarizer in turn)."""
+
+    def __init__(self, models: Generator, config: AgentConfig | None = None, *, mode: str = "backbone",
+                 method: str | None = None):
+        if mode not in ("backbone", "multitask"):
+            raise ValueError(f"unknown single-LLM mode {mode!r}; expected backbone or multitask")
+        default = "single_llm" if mode == "backbone" else "single_llm_multitask"
+        super().__init__(models, config, method=method or getattr(models, "method", default))
+        self.mode = mode
+        self.roles = ("backbone",) if mode == "backbone" else MultiLLMAgent.roles
+
+    def _first_phase(self) -> str:
+        return "backbone" if self.mode == "backbone" else "plan"
+
+    def _request(self, s: _State) -> tuple[str, str]:
+        if s.phase != "backbone":
+            return super()._request(s)
+        return "backbone", self.models.prompt("backbone", s.tools, s.backbone_history)
+
+    def _advance(self, s: _State, role: str, g: Generation) -> None:
+        if s.phase != "backbone":
+            return super()._advance(s, role, g)
+        p = parse_backbone(g.text)
+        step = self._record(s, role, g, p["error"], decision=p["kind"])
+        s.decisions += 1
+        thought = p["thought"]
+        if p["kind"] == "give_up":
+            s.turns.append(Turn("assistant", f"{thought} {DECISION_MARKS['give up']}".strip()))
+            s.outcome = "give_up"
+            return
+        if p["kind"] == "conclusion":
+            s.turns += [Turn("assistant", f"{thought} {DECISION_MARKS['conclusion']}".strip()),
+                        Turn("conclusion", p["answer"])]
+            s.outcome = "conclusion"
+            return
+        s.turns.append(Turn("assistant", f"{thought} {DECISION_MARKS['caller']}".strip()))
+        if p["kind"] == "call":
+            call = f"Action: {p['action']}\nAction Input: {p['arguments']}"
+            s.turns.append(Turn("caller", call))
+            s.backbone_history += f"assistant: {thought}\n{call}</s>"
+            if self._execute(s, step, p["action"], p["arguments"]):
+                return
+        else:
+            s.backbone_history += f"assistant: {g.text.strip()}</s>"
+            self._observe(s, step, ToolRegistry.bad_arguments("backbone", f"could not parse the step ({p['error']})"),
+                          counted=False)
+        self._check_limit(s)
+
+
+def make_agent(models: Generator, config: AgentConfig | None = None) -> MultiLLMAgent:
+    """The agent a run's method calls for: ``single_llm`` → backbone, ``single_llm_multitask`` → multitask,
+    anything else → multi-LLM. Example: ``make_agent(RoleModels.from_run(run))``."""
+    method = getattr(models, "method", "alpha_umi")
+    if method == "single_llm":
+        return SingleLLMAgent(models, config, mode="backbone")
+    if method == "single_llm_multitask":
+        return SingleLLMAgent(models, config, mode="multitask")
+    return MultiLLMAgent(models, config)
+
+
+def trajectory_stats(trajs: Sequence[RecordedTrajectory]) -> dict[str, Any]:
+    """Aggregate real-time metrics of recorded trajectories: outcome rates, average steps, error rates.
+
+    Rates of hallucinated tools / invalid arguments are over all tool calls. Example:
+    ``trajectory_stats(agent.run_batch(tasks, env))["give_up_rate"]``.
+    """
+    n = len(trajs)
+    outcomes = Counter(t.outcome for t in trajs)
+    calls = sum(t.meta.get("tool_calls", 0) for t in trajs)
+
+    def total(key: str) -> int:
+        return sum(t.meta.get(key, 0) for t in trajs)
+
+    return {
+        "n": n, "outcomes": {o: outcomes.get(o, 0) for o in OUTCOMES},
+        "give_up_rate": outcomes.get("give_up", 0) / n if n else 0.0,
+        "conclusion_rate": outcomes.get("conclusion", 0) / n if n else 0.0,
+        "avg_steps": sum(t.meta.get("decisions", 0) for t in trajs) / n if n else 0.0,
+        "avg_model_calls": sum(len(t.steps) for t in trajs) / n if n else 0.0,
+        "tool_calls": calls,
+        "hallucinated_tool_rate": total("hallucinated_tool") / calls if calls else 0.0,
+        "invalid_argument_rate": total("invalid_arguments") / calls if calls else 0.0,
+        "tool_error_rate": total("tool_errors") / calls if calls else 0.0,
+        "parse_errors": total("parse_errors"), "truncated_prompts": total("truncated_prompts"),
+        "prompt_tokens": total("prompt_tokens"), "generated_tokens": total("generated_tokens"),
+    }
