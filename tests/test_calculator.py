@@ -1,6 +1,7 @@
 """The safe calculator: golden values, every GSM8K annotation, property-based fuzzing; parse_arguments fuzz."""
 
 import json
+import os
 import re
 from fractions import Fraction
 
@@ -174,7 +175,9 @@ def test_registry_observations():
 
 # ---------------------------------------------------------------- property-based fuzzing
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# UMI_FUZZ_EXAMPLES=5000 runs a deeper fuzz; the default keeps the file fast.
+FUZZ = settings(max_examples=int(os.environ.get("UMI_FUZZ_EXAMPLES", "300")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 @FUZZ
