@@ -33,6 +33,7 @@ from umi_lab.io import data_root, read_records, write_json
 SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY_NAMES = {"tiny": "default", "tiny-test": "test"}
+CORPUS_VERSION = 2  # bump when the corpus extraction changes, so cached builds are not reused
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ def _strings(obj: Any, out: list[str]) -> None:
         if "Name" in obj and "function" in obj:  # a tool document: keep it whole, as the models will see it
             out.append(json.dumps(obj, ensure_ascii=False))
             return
+        if "conversations" in obj:  # a dialogue: its text only, not ids, splits or checker data
+            obj = {k: obj[k] for k in ("tools", "instruction", "conversations") if k in obj}
         for v in obj.values():
             _strings(v, out)
 
@@ -158,7 +161,7 @@ def _cache_root() -> Path:
 
 
 def _fingerprint(spec: TinySpec, files: list[Path]) -> str:
-    h = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps({**asdict(spec), "corpus_version": CORPUS_VERSION}, sort_keys=True).encode())
     for f in files:
         h.update(f.name.encode())
         h.update(hashlib.sha256(f.read_bytes()).digest())
