@@ -45,6 +45,9 @@ SHAPES: dict[str, dict[str, Any]] = {
                          intermediate_size=4864, vocab_size=151936, tie_word_embeddings=True),
     "qwen2.5-1.5b": dict(hidden_size=1536, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
                          intermediate_size=8960, vocab_size=151936, tie_word_embeddings=True),
+    # a few-kB stand-in that exercises the random-shape code path on CPU (test suite)
+    "llama-test": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                       intermediate_size=128, vocab_size=32000, tie_word_embeddings=False),
 }
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -73,8 +76,14 @@ def flash_attention_available(device: str) -> bool:
     return device == "cuda" and importlib.util.find_spec("flash_attn") is not None
 
 
+def attention_for(arm: str, device: str) -> str:
+    """Attention kernel of an arm: TRL defaults keep the library default (SDPA); ours takes flash-attention 2
+    when it can run, else SDPA."""
+    return "flash_attention_2" if arm == "ours" and flash_attention_available(device) else "sdpa"
+
+
 def load_tokenizer_and_model_fn(cfg: TrainBenchConfig):
-    """The tokenizer and a function building a fresh model (same seed every call) for ``cfg.shape``.
+    """The tokenizer and ``make(attn)`` building a fresh model (same seed every call) for ``cfg.shape``.
 
     The embedded tiny model is loaded from its folder; the large shapes are random ``LlamaConfig``
     models in bf16 built directly on the GPU, tokenised with the tiny tokenizer (its ids fit any vocab).
@@ -91,9 +100,10 @@ def load_tokenizer_and_model_fn(cfg: TrainBenchConfig):
     dtype = torch.bfloat16 if cfg.device == "cuda" else torch.float32
 
     if cfg.shape.startswith("tiny"):
-        def make():
+        def make(attn: str = "sdpa"):
             torch.manual_seed(cfg.seed)
-            return AutoModelForCausalLM.from_pretrained(tiny_path, dtype=dtype).to(cfg.device)
+            return AutoModelForCausalLM.from_pretrained(tiny_path, dtype=dtype,
+                                                        attn_implementation=attn).to(cfg.device)
         return tokenizer, make
     if cfg.shape not in SHAPES:
         raise SystemExit(f"error: unknown --shape {cfg.shape!r}; expected tiny, tiny-test or one of {', '.join(SHAPES)}")
@@ -101,10 +111,10 @@ def load_tokenizer_and_model_fn(cfg: TrainBenchConfig):
                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                          bos_token_id=tokenizer.bos_token_id)
 
-    def make():
+    def make(attn: str = "sdpa"):
         torch.manual_seed(cfg.seed)
         with torch.device(cfg.device):
-            return LlamaForCausalLM._from_config(config, dtype=dtype)
+            return LlamaForCausalLM._from_config(config, dtype=dtype, attn_implementation=attn)
     return tokenizer, make
 
 
@@ -244,13 +254,14 @@ def compare_recipes(cfg: TrainBenchConfig, tokenizer, make_model, dataset, peak_
     arms: dict[str, Any] = {}
     n_matmul = None
     for arm in ("trl_defaults", "ours"):
-        model = make_model()
+        model = make_model(attention_for(arm, cfg.device))
         n_matmul = matmul_params(model)
         res = train_once(model, tokenizer, dataset, arm, cfg, cfg.steps + cfg.warmup_steps,
                          peft_config=lora_config(cfg))
         del res["model"], model
         _free(cfg.device)
         res["mfu"] = 6 * n_matmul * res["tokens_per_s"] / peak_flops
+        res["settings"]["attn_implementation"] = attention_for(arm, cfg.device)
         arms[arm] = res
     return {"matmul_parameters": n_matmul, "arms": arms,
             "speedup_tokens_per_s": arms["ours"]["tokens_per_s"] / max(arms["trl_defaults"]["tokens_per_s"], 1e-9)}
@@ -261,7 +272,7 @@ def glpft_four(cfg: TrainBenchConfig, tokenizer, make_model, role_sets: dict[str
     one base model; the peak memory of each stage."""
     from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
-    model = get_peft_model(make_model(), lora_config(cfg), adapter_name="backbone")
+    model = get_peft_model(make_model(attention_for("ours", cfg.device)), lora_config(cfg), adapter_name="backbone")
     stages = []
     stage1 = None
     for role in GLPFT_ROLES:
@@ -386,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     device = common.resolve_device(a.device)
     cfg = TrainBenchConfig(device=device, shape=a.shape, data=a.data, lora_r=a.lora_r, glpft=a.glpft)
-    if device == "cuda" and a.shape.startswith("tiny") is False:
+    if device == "cuda" and not a.shape.startswith("tiny"):
         cfg.seq_len, cfg.batch_size, cfg.steps = 4096, 8, 10
     if a.tiny:
         cfg.shape = "tiny-test" if a.shape == "tiny" else a.shape
