@@ -97,6 +97,8 @@ BLOCKED_IMPORTS = frozenset(("_ctypes", "cffi", "_cffi_backend", "_xxsubinterpre
                              "_testinternalcapi", "_posixsubprocess"))
 FD_OK = frozenset(("os.truncate",))  # an fd here was opened (and checked) for writing already
 WRITES = [0]
+SECRET_PATHS = ("/root/", "/home/", "/etc/shadow/", "/etc/gshadow/", "/etc/sudoers", "/run/secrets/",
+                "/var/run/secrets/", "/proc/self/environ/")
 
 def deny(what):
     raise PermissionError("sandbox: " + what + " is not allowed")
@@ -146,8 +148,9 @@ def check_read(p):
         first = str.split(a, "/")[2]
         if str.isdigit(first) and first != PID:
             deny("reading another process's /proc entry " + p)
-    if str.startswith(a, "/root/") or str.startswith(a, "/home/"):
-        deny("reading " + p)
+    for secret in SECRET_PATHS:
+        if str.startswith(a, secret):
+            deny("reading " + p)
 
 def hook(event, args):
     if event in DENY or str.startswith(event, DENY_PREFIX):
@@ -158,14 +161,14 @@ def hook(event, args):
             return
         p = to_str(path)
         if p is None:
-            deny("opening a path of type " + type(path).__name__)
+            deny("opening a path of an unsupported type")
         write = (type(flags) is int and flags & WFLAGS) or (type(mode) is str and
                                                             ("w" in mode or "a" in mode or "x" in mode or "+" in mode))
+        if mode is None and not str.startswith(p, "/"):  # os.open: a dir_fd may be hiding behind it
+            deny("os.open with a relative path (use an absolute path or open())")
         if not write:
             check_read(p)
             return
-        if mode is None and not str.startswith(p, "/"):
-            deny("os.open for writing with a relative path (use an absolute path or open())")
         if not inside(p):
             deny("writing outside the working directory: " + p)
         WRITES[0] += 1
@@ -186,12 +189,14 @@ def hook(event, args):
                     deny(event + " on a file descriptor")
                 continue
             p = to_str(args[i])
-            if p is None or not inside(p):
-                deny(event + " outside the working directory: " + repr(args[i]))
+            if p is None:
+                deny(event + " on a path of an unsupported type")
+            if not inside(p):
+                deny(event + " outside the working directory: " + p)
         return
     if event == "import":
         if type(args[0]) is not str:
-            deny("importing a module named by a " + type(args[0]).__name__)
+            deny("importing a module named by a non-string")
         if args[0] in BLOCKED_IMPORTS:
             deny("importing " + args[0])
     if event == "object.__setattr__":
