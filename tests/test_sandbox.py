@@ -18,6 +18,7 @@ from umi_lab.tools.sandbox import (
     OUTPUT_KILL_BYTES,
     PythonRegistry,
     SandboxConfig,
+    SandboxResult,
     add_cli,
     isolation_mode,
     run_python,
@@ -155,10 +156,17 @@ def host(tmp_path_factory):
         listener.close()
 
 
-def _run_all(cases, values, **extra):
+def _call(code, limits, isolation="auto"):
+    """Run one snippet the way an agent does: a ``python`` tool call on a PythonRegistry."""
+    registry = PythonRegistry(SandboxConfig(**limits, isolation=isolation))
+    obs = registry.call("python", {"code": code})
+    return obs, SandboxResult(**obs.data)
+
+
+def _run_all(cases, values, isolation="auto"):
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {case[0]: pool.submit(run_python, case[1].format(**values),
-                                         **{**LIMITS, **(case[4] if len(case) > 4 else {})}, **extra)
+        futures = {case[0]: pool.submit(_call, case[1].format(**values),
+                                         {**LIMITS, **(case[4] if len(case) > 4 else {})}, isolation)
                    for case in cases}
         return {name: f.result() for name, f in futures.items()}
 
@@ -166,7 +174,7 @@ def _run_all(cases, values, **extra):
 @pytest.fixture(scope="module")
 def outcomes(host):
     results = _run_all(HOSTILE, host["values"])
-    results["env_dump"] = run_python("import os\nprint(dict(os.environ))", **LIMITS)
+    results["env_dump"] = _call("import os\nprint(dict(os.environ))", LIMITS)
     return results
 
 
@@ -176,8 +184,11 @@ def outcomes_hooks_only(host):
     return _run_all([c for c in HOSTILE if c[3]], host["values"], isolation="none")
 
 
-def _check_error(result, fragment):
+def _check_error(outcome, fragment):
+    obs, result = outcome
     assert result.error, f"no error; stdout={result.stdout[:200]!r} stderr={result.stderr[-300:]!r}"
+    assert obs.status == TOOL_ERROR and not obs.ok
+    assert json.loads(obs.text) == {"error": result.error, "response": result.stdout}
     if fragment:
         alternatives = fragment if isinstance(fragment, tuple) else (fragment,)
         assert any(a in result.error for a in alternatives), result.error
@@ -200,6 +211,7 @@ def test_hostile_snippet_ends_as_error_with_hooks_only(outcomes_hooks_only, name
 
 
 def test_specific_outcomes(outcomes):
+    outcomes = {name: result for name, (_, result) in outcomes.items()}
     assert outcomes["sleep_forever"].timed_out and outcomes["close_pipes_and_hang"].timed_out
     assert outcomes["infinite_loop"].timed_out
     assert outcomes["cpu_limit"].timed_out and outcomes["cpu_limit"].exit_status == -signal.SIGXCPU
@@ -213,6 +225,7 @@ def test_specific_outcomes(outcomes):
 
 
 def test_environment_is_scrubbed(outcomes):
+    outcomes = {name: result for name, (_, result) in outcomes.items()}
     dump = outcomes["env_dump"]
     assert dump.ok and "PATH" in dump.stdout
     assert SECRET not in dump.stdout and "UMI_H3_SECRET" not in dump.stdout
