@@ -21,10 +21,10 @@ from umi_lab.toolworld.generator import (
     GIVE_UP_RATE,
     LEVEL_WEIGHTS,
     RECOVERY_RATE,
-    TASK_TYPES,
     Episode,
     GiveUp,
     TaskType,
+    all_task_types,
     is_held_out,
 )
 from umi_lab.toolworld.world import World, build_world
@@ -47,7 +47,7 @@ class GenerateConfig:
 def task_pool(split: str) -> list[TaskType]:
     """Task types a split draws from: out-of-domain ones use held-out APIs, the others never do."""
     ood = split == "test_out_of_domain"
-    return [t for t in TASK_TYPES if t.held_out == ood]
+    return [t for t in all_task_types() if t.held_out == ood]
 
 
 def offered_apis(tt: TaskType, split: str) -> list[str]:

@@ -47,7 +47,7 @@ _AIRLINES = ["Aerolux", "SkyVela", "Nordwing", "Bluecrest Air", "Transora"]
 _HOLIDAYS = ["New Year's Day", "Founders' Day", "Spring Festival", "Labour Day", "Harvest Day",
              "Independence Day", "Lantern Night", "Unity Day", "Remembrance Day", "Winter Solstice",
              "Constitution Day", "Sea Day"]
-_BOOK_NOUN = ["Cartographer", "Orchard", "Winter", "Tide", "Clockmaker", "Letters", "Island", "Garden",
+_BOOK_NOUN = ["Cartographer", "Orchard", "Winter", "Tide", "Clockmaker", "Letter", "Island", "Garden",
               "Weaver", "Observatory", "Lighthouse", "Mapmaker"]
 _BOOK_PATTERN = ["The {n} of {p}", "A {a} {n}", "The {a} {n}", "{p} and the {n}"]
 

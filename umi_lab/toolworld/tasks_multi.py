@@ -1,0 +1,324 @@
+"""ToolWorld task types with several calls: one category (G2) and across categories (G3)."""
+
+from __future__ import annotations
+
+from umi_lab.toolworld.generator import fmt, join_list, pick, random_route, task
+
+
+# ====================================================================== G2: one category, several calls
+@task("G2", "current_weather_for_skycast", "sun_times_for_weatherly")
+def weather_and_sun(w, rng, ep):
+    c = pick(rng, w.cities)
+    ep.ask(["What's the weather in {c} now, and when does the sun set?",
+            "Current conditions in {c} plus today's sunrise and sunset, please.",
+            "Going for an evening walk in {c}: how's the weather and what time is sunset?"], c=c.name)
+    r = ep.call("current_weather_for_skycast", {"city": c.name}, f"First the current weather in {c.name}.")
+    t, cond = ep.fact(r["temperature"]), ep.fact(r["condition"])
+    s = ep.call("sun_times_for_weatherly", {"location": c.name}, f"It is {t}°C and {cond}. Next I need the sun "
+                "times from weatherly.")
+    rise, sets = ep.fact(s["sunrise"]), ep.fact(s["sunset"])
+    ep.conclude(f"{t}°C, {cond}; sun {rise}-{sets}", f"In {c.name} it is {t}°C and {cond}; the sun rises at {rise} "
+                f"and sets at {sets}.")
+
+
+@task("G2", "current_weather_for_skycast", "air_quality_for_skycast")
+def weather_and_air(w, rng, ep):
+    c = pick(rng, w.cities)
+    ep.ask(["Is it a good day for a run in {c}? Tell me the temperature and the air quality.",
+            "Weather and AQI for {c} right now?", "How hot is it in {c}, and how clean is the air?"], c=c.name)
+    r = ep.call("current_weather_for_skycast", {"city": c.name}, f"I'll start with the weather in {c.name}.")
+    t, cond = ep.fact(r["temperature"]), ep.fact(r["condition"])
+    a = ep.call("air_quality_for_skycast", {"city": c.name}, f"Weather: {t}°C, {cond}. Now the air quality.")
+    aqi, lvl = ep.fact(a["aqi"]), ep.fact(a["level"])
+    ep.conclude(f"{t}°C, {cond}, AQI {aqi}", f"{c.name}: {t}°C and {cond}; the air quality index is {aqi} ({lvl}).")
+
+
+@task("G2", "exchange_rate_for_currencyhub", "convert_for_currencyhub")
+def money_rate_and_convert(w, rng, ep):
+    a, b, c = rng.sample(w.currencies, 3)
+    amt = rng.choice([20, 100, 300, 1200])
+    ep.ask(["What's the {a} to {b} rate, and how much is {n} {a} in {c}?",
+            "Two things: the exchange rate {a}/{b}, and {n} {a} converted to {c}."], a=a.code, b=b.code,
+           c=c.code, n=amt)
+    r = ep.call("exchange_rate_for_currencyhub", {"base": a.code, "target": b.code}, f"First the {a.code}/{b.code} "
+                "rate.")
+    rate = ep.fact(r["rate"])
+    x = ep.call("convert_for_currencyhub", {"amount": amt, "from": a.code, "to": c.code},
+                f"1 {a.code} = {rate} {b.code}. Now convert {amt} {a.code} to {c.code}.")
+    res = ep.fact(x["result"])
+    ep.conclude(f"rate {rate}; {res} {c.code}", f"1 {a.code} = {rate} {b.code}, and {amt} {a.code} = {res} {c.code}.")
+
+
+@task("G2", "movies_by_director_for_cinemadb", "movie_details_for_cinemadb")
+def film_latest_by(w, rng, ep):
+    d = pick(rng, sorted({f.director for f in w.films}))
+    ep.ask(["What is {d}'s most recent film and how is it rated?", "Find the latest movie by {d} and its rating.",
+            "Which is the newest film directed by {d}? Give me its genre and rating."], d=d)
+    r = ep.call("movies_by_director_for_cinemadb", {"director": d}, f"I'll list {d}'s films first.")
+    last = r["films"][-1]
+    f = ep.call("movie_details_for_cinemadb", {"title": last["title"]}, f"The newest is \"{last['title']}\" "
+                f"({last['year']}). Now its details.")
+    t, rt, g = ep.fact(f["title"]), ep.fact(f["rating"]), ep.fact(f["genre"])
+    ep.conclude(f"{t}, rated {rt}", f"{d}'s most recent film is \"{t}\" ({f['year']}), a {g} rated {rt}.")
+
+
+@task("G2", "top_rated_for_cinemadb", "movie_cast_for_cinemadb")
+def film_top_cast(w, rng, ep):
+    g = pick(rng, sorted({f.genre for f in w.films}))
+    ep.ask(["Who acts in the best rated {g} film?", "Find the top {g} movie and tell me its cast.",
+            "What's the highest rated {g} film, and who is in it?"], g=g)
+    r = ep.call("top_rated_for_cinemadb", {"genre": g, "limit": 1}, f"First the best rated {g} film.")
+    top = r["films"][0]
+    c = ep.call("movie_cast_for_cinemadb", {"title": top["title"]}, f"It is \"{top['title']}\" ({top['rating']}). "
+                "Now its cast.")
+    t = ep.fact(top["title"])
+    cast = [ep.fact(a) for a in c["cast"]]
+    ep.conclude(f"{t} with {join_list(cast)}", f"The best rated {g} film is \"{t}\" ({fmt(top['rating'])}); it stars "
+                f"{join_list(cast)}.")
+
+
+@task("G2", "recipes_by_ingredient_for_cookbook", "recipe_details_for_cookbook")
+def recipepick(w, rng, ep):
+    i = pick(rng, sorted({x for r in w.recipes for x in r.ingredients}))
+    ep.ask(["Pick a recipe with {i} and tell me how long it takes and its calories.",
+            "I want to cook something with {i}. Give me one recipe with its prep time.",
+            "Find a {i} recipe and its calorie count."], i=i)
+    r = ep.call("recipes_by_ingredient_for_cookbook", {"ingredient": i}, f"I'll find recipes using {i}.")
+    name = r["recipes"][0]
+    d = ep.call("recipe_details_for_cookbook", {"name": name}, f"Found {len(r['recipes'])}; the first is {name}. "
+                "Let me get its details.")
+    n, cal, mins = ep.fact(d["name"]), ep.fact(d["calories"]), ep.fact(d["prep_min"])
+    ep.conclude(f"{n}: {mins} min, {cal} kcal", f"Try {n}: it takes {mins} minutes and has {cal} calories.")
+
+
+@task("G2", "cheapest_flight_for_skyroute", "flight_status_for_skyroute")
+def flights_cheapest_status(w, rng, ep):
+    a, b = random_route(w, rng)
+    ep.ask(["Find the cheapest flight from {a} to {b} and tell me if it's on time.",
+            "What's the lowest fare from {a} to {b}, and what's that flight's status?"], a=a.name, b=b.name)
+    r = ep.call("cheapest_flight_for_skyroute", {"origin": a.airport, "destination": b.airport},
+                f"I'll find the cheapest {a.airport}-{b.airport} flight.")
+    s = ep.call("flight_status_for_skyroute", {"flight_number": r["flight"]}, f"The cheapest is {r['flight']} at "
+                f"{r['price_usd']} USD. Now its status.")
+    num, price, st = ep.fact(r["flight"]), ep.fact(r["price_usd"]), ep.fact(s["status"])
+    ep.conclude(f"{num}, {price} USD, {st}", f"The cheapest flight is {num} for {price} USD, and it is {st}.")
+
+
+@task("G2", "flight_status_for_skyroute", "airport_info_for_skyroute")
+def flights_status_airport(w, rng, ep):
+    f = pick(rng, w.flights)
+    ep.ask(["Where is flight {n} going, what's its status, and how high is the destination airport?",
+            "Status of {n} and the elevation of the airport it flies to?"], n=f.number)
+    r = ep.call("flight_status_for_skyroute", {"flight_number": f.number}, f"I'll check {f.number} first.")
+    code = r["destination"].split("(")[-1].rstrip(")")
+    a = ep.call("airport_info_for_skyroute", {"code": code}, f"{f.number} is {r['status']} and flies to "
+                f"{r['destination']}. Now the airport {code}.")
+    st, city, el = ep.fact(r["status"]), ep.fact(a["city"]), ep.fact(a["elevation_m"])
+    ep.conclude(f"{st}, to {city} at {el} m", f"Flight {f.number} is {st}; it flies to {city} ({code}), whose "
+                f"airport lies at {el} m.")
+
+
+@task("G2", "symbol_search_for_marketdata", "stock_quote_for_marketdata")
+def stock_by_name(w, rng, ep):
+    s = pick(rng, w.stocks)
+    ep.ask(["What's the share price of {c}?", "How much does one share of {c} cost today?",
+            "Give me {c}'s stock price and daily change."], c=s.company)
+    r = ep.call("symbol_search_for_marketdata", {"company": s.company}, f"I need {s.company}'s ticker first.")
+    sym = r["results"][0]["symbol"]
+    q = ep.call("stock_quote_for_marketdata", {"symbol": sym}, f"The ticker is {sym}. Now the quote.")
+    p, ch = ep.fact(q["price"]), ep.fact(q["change_pct"])
+    ep.conclude(f"{sym} at {p} USD", f"{s.company} ({sym}) trades at {p} USD ({ch}% today).")
+
+
+@task("G2", "symbol_search_for_marketdata", "company_profile_for_marketdata", "dividends_for_marketdata")
+def stock_profile_div(w, rng, ep):
+    s = pick(rng, w.stocks)
+    ep.ask(["Who runs {c}, and does it pay a dividend?", "Tell me {c}'s CEO and dividend yield.",
+            "Research {c} for me: CEO, sector and dividend."], c=s.company)
+    r = ep.call("symbol_search_for_marketdata", {"company": s.company}, f"I'll find the ticker of {s.company}.")
+    sym = r["results"][0]["symbol"]
+    p = ep.call("company_profile_for_marketdata", {"symbol": sym}, f"It trades as {sym}; next its profile.")
+    d = ep.call("dividends_for_marketdata", {"symbol": sym}, f"The CEO is {p['ceo']} ({p['sector']}). Now the "
+                "dividend.")
+    ceo, sec, y = ep.fact(p["ceo"]), ep.fact(p["sector"]), ep.fact(d["dividend_yield_pct"])
+    pays = "pays a dividend yielding" if d["pays_dividend"] else "pays no dividend; yield"
+    ep.conclude(f"CEO {ceo}, yield {y}%", f"{s.company} ({sym}) is a {sec} company run by {ceo}; it {pays} {y}%.")
+
+
+@task("G2", "country_info_for_geodb", "city_info_for_geodb")
+def geo_capital(w, rng, ep):
+    k = pick(rng, w.countries)
+    ep.ask(["How many people live in the capital of {k}?", "What's the population of {k}'s capital?",
+            "Tell me the capital of {k} and how big it is."], k=k.name)
+    r = ep.call("country_info_for_geodb", {"country": k.name}, f"I need {k.name}'s capital first.")
+    c = ep.call("city_info_for_geodb", {"city": r["capital"]}, f"The capital is {r['capital']}. Now its "
+                "population.")
+    cap, pop = ep.fact(r["capital"]), ep.fact(c["population"])
+    ep.conclude(f"{cap}, {pop} people", f"The capital of {k.name} is {cap}, with {pop} inhabitants.")
+
+
+@task("G2", "cities_in_country_for_geodb", "distance_for_geodb")
+def geo_two_largest(w, rng, ep):
+    k = pick(rng, w.countries)
+    ep.ask(["How far apart are the two largest cities of {k}?",
+            "Distance between {k}'s biggest and second biggest cities?"], k=k.name)
+    r = ep.call("cities_in_country_for_geodb", {"country": k.name}, f"I'll list the cities of {k.name}.")
+    a, b = r["cities"][0]["city"], r["cities"][1]["city"]
+    d = ep.call("distance_for_geodb", {"city_a": a, "city_b": b}, f"The largest are {a} and {b}. Now the distance.")
+    fa, fb, km = ep.fact(a), ep.fact(b), ep.fact(d["distance_km"])
+    ep.conclude(f"{fa}-{fb}: {km} km", f"The two largest cities of {k.name}, {fa} and {fb}, are {km} km apart.")
+
+
+@task("G2", "country_info_for_geodb", "country_info_for_geodb", "distance_for_geodb")
+def geo_capitals_distance(w, rng, ep):
+    k1, k2 = rng.sample(w.countries, 2)
+    ep.ask(["How far is the capital of {a} from the capital of {b}?",
+            "Distance between the capitals of {a} and {b}?"], a=k1.name, b=k2.name)
+    r1 = ep.call("country_info_for_geodb", {"country": k1.name}, f"First the capital of {k1.name}.")
+    r2 = ep.call("country_info_for_geodb", {"country": k2.name}, f"{k1.name}'s capital is {r1['capital']}. Now "
+                 f"{k2.name}'s.")
+    d = ep.call("distance_for_geodb", {"city_a": r1["capital"], "city_b": r2["capital"]},
+                f"{k2.name}'s capital is {r2['capital']}. Now the distance.")
+    a, b, km = ep.fact(r1["capital"]), ep.fact(r2["capital"]), ep.fact(d["distance_km"])
+    ep.conclude(f"{a}-{b}: {km} km", f"The capitals {a} ({k1.name}) and {b} ({k2.name}) are {km} km apart.")
+
+
+@task("G2", "public_holidays_for_calendarific", "public_holidays_for_calendarific")
+def cal_two_countries(w, rng, ep):
+    k1, k2 = rng.sample(w.countries, 2)
+    ep.ask(["List all 2025 public holidays of {a} and {b}.", "Which public holidays do {a} and {b} have this year?"],
+           a=k1.name, b=k2.name)
+    out = []
+    for k, note in ((k1, f"First {k1.name}'s holidays."), (k2, f"{k1.name} has {len(k1.holidays)}. Now {k2.name}.")):
+        r = ep.call("public_holidays_for_calendarific", {"country": k.name}, note)
+        out.append(f"{k.name}: " + join_list(f"{ep.fact(h['name'])} ({ep.fact(h['date'])})" for h in r["holidays"]))
+    ep.conclude(f"{len(k1.holidays)} and {len(k2.holidays)} holidays", ". ".join(out) + ".")
+
+
+@task("G2", "convert_length_for_unitconv", "convert_mass_for_unitconv")
+def units_two(w, rng, ep):
+    lv, mv = rng.choice([5, 10, 26.2, 42]), rng.choice([2, 15, 70, 180])
+    ep.ask(["Convert {l} miles to km and {m} lb to kg.", "I ran {l} miles and weigh {m} lb. Metric, please."],
+           l=fmt(lv), m=fmt(mv))
+    a = ep.call("convert_length_for_unitconv", {"value": lv, "from_unit": "mile", "to_unit": "km"}, "First the "
+                "distance.")
+    b = ep.call("convert_mass_for_unitconv", {"value": mv, "from_unit": "lb", "to_unit": "kg"},
+                f"{fmt(lv)} miles is {a['result']} km. Now the weight.")
+    x, y = ep.fact(a["result"]), ep.fact(b["result"])
+    ep.conclude(f"{x} km, {y} kg", f"{fmt(lv)} miles = {x} km and {fmt(mv)} lb = {y} kg.")
+
+
+# ====================================================================== G3: across categories
+@task("G3", "country_info_for_geodb", "current_weather_for_skycast")
+def capital_weather(w, rng, ep):
+    k = pick(rng, w.countries)
+    ep.ask(["What's the weather like in the capital of {k} right now?", "How warm is it in {k}'s capital today?",
+            "Current conditions in the capital city of {k}?"], k=k.name)
+    r = ep.call("country_info_for_geodb", {"country": k.name}, f"I need the capital of {k.name} first.")
+    c = ep.call("current_weather_for_skycast", {"city": r["capital"]}, f"The capital is {r['capital']}; now its "
+                "weather.")
+    cap, t, cond = ep.fact(r["capital"]), ep.fact(c["temperature"]), ep.fact(c["condition"])
+    ep.conclude(f"{cap}: {t}°C, {cond}", f"In {cap}, the capital of {k.name}, it is {t}°C with {cond}.")
+
+
+@task("G3", "country_info_for_geodb", "exchange_rate_for_currencyhub")
+def country_rate(w, rng, ep):
+    k = pick(rng, w.countries)
+    base = rng.choice(["USD", "EUR"])
+    ep.ask(["How many units of {k}'s currency do I get for one {b}?", "What's the {b} exchange rate of the "
+            "currency used in {k}?", "Going to {k}: what currency is used there and what's it worth per {b}?"],
+           k=k.name, b=base)
+    r = ep.call("country_info_for_geodb", {"country": k.name}, f"I'll find out which currency {k.name} uses.")
+    x = ep.call("exchange_rate_for_currencyhub", {"base": base, "target": r["currency"]}, f"{k.name} uses "
+                f"{r['currency']}. Now the {base} rate.")
+    cur, rate = ep.fact(r["currency"]), ep.fact(x["rate"])
+    ep.conclude(f"1 {base} = {rate} {cur}", f"{k.name} uses {cur}; one {base} buys {rate} {cur}.")
+
+
+@task("G3", "cheapest_flight_for_skyroute", "city_info_for_geodb", "country_info_for_geodb",
+      "convert_for_currencyhub")
+def flight_local_price(w, rng, ep):
+    a, b = random_route(w, rng)
+    ep.ask(["What's the cheapest flight from {a} to {b}, and what does it cost in the destination's currency?",
+            "Cheapest {a} to {b} fare, converted to the local currency at {b}?"], a=a.name, b=b.name)
+    f = ep.call("cheapest_flight_for_skyroute", {"origin": a.name, "destination": b.name}, "First the cheapest "
+                "flight.")
+    c = ep.call("city_info_for_geodb", {"city": b.name}, f"{f['flight']} costs {f['price_usd']} USD. Which country "
+                f"is {b.name} in?")
+    k = ep.call("country_info_for_geodb", {"country": c["country"]}, f"{b.name} is in {c['country']}; I need its "
+                "currency.")
+    x = ep.call("convert_for_currencyhub", {"amount": f["price_usd"], "from": "USD", "to": k["currency"]},
+                f"The currency is {k['currency']}; converting {f['price_usd']} USD.")
+    num, usd, loc = ep.fact(f["flight"]), ep.fact(f["price_usd"]), ep.fact(x["result"])
+    cur = ep.fact(k["currency"])
+    ep.conclude(f"{num}: {usd} USD = {loc} {cur}", f"The cheapest flight is {num} at {usd} USD, which is {loc} {cur}.")
+
+
+@task("G3", "cheapest_flight_for_skyroute", "current_weather_for_skycast")
+def flight_and_weather(w, rng, ep):
+    a, b = random_route(w, rng)
+    ep.ask(["I want to fly from {a} to {b}. Cheapest flight, and what's the weather there now?",
+            "Book-keeping for my trip {a} to {b}: lowest fare and current weather at {b}."], a=a.name, b=b.name)
+    f = ep.call("cheapest_flight_for_skyroute", {"origin": a.name, "destination": b.name}, "First the cheapest "
+                "flight.")
+    c = ep.call("current_weather_for_skycast", {"city": b.name}, f"{f['flight']} for {f['price_usd']} USD. Now the "
+                f"weather in {b.name}.")
+    num, usd, t, cond = ep.fact(f["flight"]), ep.fact(f["price_usd"]), ep.fact(c["temperature"]), \
+        ep.fact(c["condition"])
+    ep.conclude(f"{num} {usd} USD; {t}°C {cond}", f"The cheapest flight is {num} for {usd} USD; {b.name} currently "
+                f"has {t}°C and {cond}.")
+
+
+@task("G3", "stock_quote_for_marketdata", "convert_for_currencyhub")
+def stock_in_currency(w, rng, ep):
+    s = pick(rng, w.stocks)
+    cur = pick(rng, w.currencies[1:])
+    ep.ask(["What is one share of {s} worth in {c}?", "Price of {s} converted to {c}?",
+            "I pay in {c}. How much is a {s} share?"], s=s.symbol, c=cur.code)
+    q = ep.call("stock_quote_for_marketdata", {"symbol": s.symbol}, f"First the USD price of {s.symbol}.")
+    x = ep.call("convert_for_currencyhub", {"amount": q["price"], "from": "USD", "to": cur.code},
+                f"{s.symbol} is at {q['price']} USD; converting to {cur.code}.")
+    usd, loc = ep.fact(q["price"]), ep.fact(x["result"])
+    ep.conclude(f"{usd} USD = {loc} {cur.code}", f"One {s.symbol} share costs {usd} USD, i.e. {loc} {cur.code}.")
+
+
+@task("G3", "current_weather_for_skycast", "convert_temperature_for_unitconv")
+def weather_kelvin(w, rng, ep):
+    c = pick(rng, w.cities)
+    ep.ask(["What's the temperature in {c} in kelvin?", "Give me {c}'s current temperature converted to kelvin.",
+            "For my physics class: current temperature of {c}, in K."], c=c.name)
+    r = ep.call("current_weather_for_skycast", {"city": c.name}, f"First the temperature in {c.name}.")
+    k = ep.call("convert_temperature_for_unitconv", {"value": r["temperature"], "from_unit": "celsius",
+                                                     "to_unit": "kelvin"}, f"It is {r['temperature']}°C. Converting.")
+    t, kv = ep.fact(r["temperature"]), ep.fact(k["result"])
+    ep.conclude(f"{t}°C = {kv} K", f"It is {t}°C in {c.name}, which is {kv} K.")
+
+
+@task("G3", "distance_for_geodb", "convert_length_for_unitconv")
+def distance_miles(w, rng, ep):
+    a, b = rng.sample(w.cities, 2)
+    ep.ask(["How many miles is it from {a} to {b}?", "Distance from {a} to {b} in miles, please."],
+           a=a.name, b=b.name)
+    d = ep.call("distance_for_geodb", {"city_a": a.name, "city_b": b.name}, "First the distance in km.")
+    m = ep.call("convert_length_for_unitconv", {"value": d["distance_km"], "from_unit": "km", "to_unit": "mile"},
+                f"It is {d['distance_km']} km; converting to miles.")
+    km, mi = ep.fact(d["distance_km"]), ep.fact(m["result"])
+    ep.conclude(f"{km} km = {mi} miles", f"{a.name} to {b.name} is {mi} miles ({km} km).")
+
+
+@task("G3", "city_info_for_geodb", "next_holiday_for_calendarific")
+def city_next_holiday(w, rng, ep):
+    c = pick(rng, w.cities)
+    after = f"2025-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
+    ep.ask(["I'll be in {c} from {d}. What's the next public holiday there?",
+            "After {d}, when is the next public holiday in the country where {c} is?"], c=c.name, d=after)
+    r = ep.call("city_info_for_geodb", {"city": c.name}, f"I need the country of {c.name}.")
+    h = ep.call("next_holiday_for_calendarific", {"country": r["country"], "after": after},
+                f"{c.name} is in {r['country']}. Now the next holiday after {after}.")
+    k = ep.fact(r["country"])
+    if h is None:
+        ep.fact("no")
+        ep.conclude("none left", f"{c.name} is in {k}, which has no more public holidays after {after} this year.")
+        return
+    name, d = ep.fact(h["name"]), ep.fact(h["date"])
+    ep.conclude(f"{name} on {d}", f"{c.name} is in {k}; the next public holiday there is {name} on {d}.")
