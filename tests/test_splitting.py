@@ -126,16 +126,17 @@ def test_naive_splitter_gives_the_same_output(example, ood, compat):
 
 
 def test_history_is_built_once_per_turn(monkeypatch, ood):
-    """Linear: the fast splitter adds each turn to the histories once; the naive one once per record."""
+    """Linear: the fast splitter renders each turn's history pieces once; the naive one per prefix."""
     calls = []
-    real = splitting._Histories.advance
-    monkeypatch.setattr(splitting._Histories, "advance", lambda self, turns, i: calls.append(i) or real(self, turns, i))
+    real = splitting._turn_pieces
+    monkeypatch.setattr(splitting, "_turn_pieces", lambda turns, i: calls.append(i) or real(turns, i))
     d = ood[0]
+    n = len(d.conversations)
     split_roles([d])
-    assert len(calls) == len(d.conversations)
+    assert calls == list(range(n))
     calls.clear()
     split_roles_naive([d])
-    assert len(calls) == sum(range(len(d.conversations)))
+    assert len(calls) == n + n * (n - 1) // 2
 
 
 def test_hallucinated_calls_are_counted_and_left_out():

@@ -12,6 +12,7 @@ The official code prepends ``"system: "`` to the input when training but not at 
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from collections.abc import Callable, Iterable
@@ -128,25 +129,47 @@ def role_renderer(role: str, tools: Iterable[Tool | dict], *, family: str = "too
     >>> render("user: hi</s>") == role_input("summarizer", [], "user: hi</s>")
     True
     """
+    return role_renderers(tools, family=family, literal_replace=literal_replace, roles=(role,))[role]
+
+
+def role_renderers(tools: Iterable[Tool | dict], *, family: str = "toolbench", literal_replace: bool = False,
+                   roles: Iterable[str] = ROLES) -> dict[str, Callable[..., str]]:
+    """``role_renderer`` for several roles at once, rendering the tool docs a single time.
+
+    >>> sorted(role_renderers([]))
+    ['backbone', 'caller', 'planner', 'summarizer']
+    """
     if family not in TEMPLATES:
         raise ValueError(f"unknown prompt family {family!r}; expected one of {', '.join(TEMPLATES)}")
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    roles = tuple(roles)
+    for role in roles:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     tools = list(tools)
     fixed = {"doc": render_docs(tools), "tool_names": tool_names(tools)}
-    template, suffix = TEMPLATES[family][role], SUFFIX[role]
+    return {role: _make_renderer(TEMPLATES[family][role], SUFFIX[role], fixed, role == "caller", literal_replace)
+            for role in roles}
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_template(template: str) -> tuple[tuple[str, str | None], ...]:
+    return tuple((literal, name) for literal, name, _spec, _conv in string.Formatter().parse(template))
+
+
+def _make_renderer(template: str, suffix: str, fixed: dict[str, str], fill_thought: bool,
+                   literal_replace: bool) -> Callable[..., str]:
     if literal_replace:
         base = template.replace("{doc}", fixed["doc"]).replace("{tool_names}", fixed["tool_names"])
 
         def render_replace(history: str, thought: str = "") -> str:
             text = base.replace("{history}", history)
-            return (text.replace("{thought}", thought) if role == "caller" else text) + suffix
+            return (text.replace("{thought}", thought) if fill_thought else text) + suffix
 
         return render_replace
-    # Pieces of the template: literal text (docs and names filled in) alternating with the two slots.
+    # The template as literal text (docs and names filled in) around the {history} / {thought} slots.
     pieces: list[str] = [""]
     slots: list[str] = []
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
+    for literal, name in _parse_template(template):
         pieces[-1] += literal
         if name is None:
             continue
@@ -156,6 +179,12 @@ def role_renderer(role: str, tools: Iterable[Tool | dict], *, family: str = "too
             slots.append(name)
             pieces.append("")
     pieces[-1] += suffix
+    if slots == ["history"]:
+        head, tail = pieces
+        return lambda history, thought="": head + history + tail
+    if slots == ["history", "thought"]:
+        head, mid, tail = pieces
+        return lambda history, thought="": head + history + mid + thought + tail
 
     def render(history: str, thought: str = "") -> str:
         values = {"history": history, "thought": thought}

@@ -50,7 +50,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import write_json
-from umi_lab.prompts import EOS_MARK, FAMILIES, ROLES, role_renderer
+from umi_lab.prompts import EOS_MARK, FAMILIES, ROLES, role_renderer, role_renderers
 from umi_lab.trajectory import TURN_ROLES, Dialogue, Turn, load_dialogues, save_dialogues
 
 COMPAT_MODES = ("default", "official")
@@ -115,36 +115,27 @@ def backbone_target(turns: Sequence[Turn], i: int) -> tuple[str | None, str]:
     return None, value
 
 
-@dataclass
-class _Histories:
-    """The four history strings after some prefix of a dialogue."""
+def _turn_pieces(turns: Sequence[Turn], i: int) -> tuple[str, str, str, str, str | None, str]:
+    """What turn ``i`` adds to the planner, caller, summarizer and backbone history strings (each role's
+    own rule), then the turn's backbone ``(decision, target)`` (``(None, "")`` for non-assistant turns)."""
+    turn = turns[i]
+    role, value = turn.role, turn.value
+    piece = _piece(role, value)
+    caller = "" if role == "caller" and HALLUCINATION in value else piece
+    summarizer = "" if role == "conclusion" and value == "none" else piece
+    decision, target = None, ""
+    if role == "assistant":
+        decision, target = backbone_target(turns, i)
+        backbone = "assistant: " + target + EOS_MARK
+    else:
+        backbone = piece if role in ("user", "observation") else ""
+    return piece, caller, summarizer, backbone, decision, target
 
-    standard: str = ""  # planner
-    caller: str = ""
-    summarizer: str = ""
-    backbone: str = ""
 
-    def advance(self, turns: Sequence[Turn], i: int) -> None:
-        """Add turn ``i`` to every history (each role's own rule)."""
-        turn = turns[i]
-        piece = _piece(turn.role, turn.value)
-        self.standard += piece
-        if not (turn.role == "caller" and HALLUCINATION in turn.value):
-            self.caller += piece
-        if not (turn.role == "conclusion" and turn.value == "none"):
-            self.summarizer += piece
-        if turn.role in ("user", "observation"):
-            self.backbone += piece
-        elif turn.role == "assistant":
-            self.backbone += "assistant: " + backbone_target(turns, i)[1] + EOS_MARK
-
-    @classmethod
-    def of_prefix(cls, turns: Sequence[Turn], i: int) -> _Histories:
-        """Histories of ``turns[:i]`` built from scratch (the naive way)."""
-        h = cls()
-        for j in range(i):
-            h.advance(turns, j)
-        return h
+def _prefix_histories(turns: Sequence[Turn], i: int) -> tuple[str, ...]:
+    """The four history strings of ``turns[:i]`` built from scratch (the naive way)."""
+    parts = [_turn_pieces(turns, j) for j in range(i)]
+    return tuple("".join(p[k] for p in parts) for k in range(4))
 
 
 class _Splitter:
@@ -166,7 +157,7 @@ class _Splitter:
             return {role: (lambda h, thought="", role=role: role_renderer(
                 role, tools, family=self.family, literal_replace=literal)(h, thought))
                     for role in ROLES}
-        return {role: role_renderer(role, tools, family=self.family, literal_replace=literal) for role in ROLES}
+        return role_renderers(tools, family=self.family, literal_replace=literal)
 
     def dialogue(self, d: Dialogue, index: int) -> None:
         turns = d.conversations
@@ -179,17 +170,19 @@ class _Splitter:
         tools = [t.to_dict() for t in d.tools]
         render = self._renderers(tools)
         out, report = self.out, self.report
-        running = _Histories()
         report.dialogues += 1
 
         def add(role: str, i: int, input_text: str, target: str) -> None:
             out[role].append({"tools": tools, "history": conv[:i], "input": input_text, "target": target})
 
+        planner_h = caller_h = summarizer_h = backbone_h = ""  # grown in place, one piece per turn
         for i, turn in enumerate(turns):
-            h = _Histories.of_prefix(turns, i) if self.naive else running
+            pieces = _turn_pieces(turns, i)
+            if self.naive:
+                planner_h, caller_h, summarizer_h, backbone_h = _prefix_histories(turns, i)
             nxt = turns[i + 1] if i + 1 < len(turns) else None
             if turn.role == "assistant":
-                decision, target = backbone_target(turns, i)
+                decision, target = pieces[4], pieces[5]
                 if decision is None:
                     report.count("assistant_without_decision")
                 elif decision == "give_up" and self.compat == "official" and self.last_backbone_input is not None:
@@ -198,7 +191,7 @@ class _Splitter:
                 else:
                     if decision == "give_up" and self.compat == "official":
                         report.quirk("giveup_without_previous_input")
-                    input_text = render["backbone"](h.backbone)
+                    input_text = render["backbone"](backbone_h)
                     if decision != "give_up":
                         self.last_backbone_input = input_text
                     add("backbone", i, input_text, target)
@@ -207,7 +200,7 @@ class _Splitter:
                     if nxt is not None and nxt.role == "caller" and HALLUCINATION in nxt.value:
                         report.count("planner_invalid_hallucination_function_name")
                     else:
-                        add("planner", i, render["planner"](h.standard), turn.value)
+                        add("planner", i, render["planner"](planner_h), turn.value)
             elif turn.role == "caller":
                 if HALLUCINATION in turn.value:
                     report.count("caller_invalid_hallucination_function_name")
@@ -215,14 +208,17 @@ class _Splitter:
                     if i == 0:
                         report.count("caller_without_thought")
                     thought = turns[i - 1].value if i > 0 else ""
-                    add("caller", i, render["caller"](h.caller, thought), turn.value)
+                    add("caller", i, render["caller"](caller_h, thought), turn.value)
             elif turn.role == "conclusion":
                 if turn.value == "none":
                     report.count("conclusion_none")
                 else:
-                    add("summarizer", i, render["summarizer"](h.summarizer), turn.value)
+                    add("summarizer", i, render["summarizer"](summarizer_h), turn.value)
             if not self.naive:
-                running.advance(turns, i)
+                planner_h += pieces[0]
+                caller_h += pieces[1]
+                summarizer_h += pieces[2]
+                backbone_h += pieces[3]
 
     def finish(self) -> RoleSplit:
         out = self.out
