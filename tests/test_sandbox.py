@@ -4,6 +4,7 @@ ordinary programs (sympy, prints, files in the working directory) work; registry
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -151,6 +152,7 @@ def host(tmp_path_factory):
                "listener": listener, "usr1": usr1, "sandboxes": Path(sandboxes)}
     finally:
         tempfile.tempdir = saved_tempdir
+        shutil.rmtree(sandboxes, ignore_errors=True)
         signal.signal(signal.SIGUSR1, previous)
         os.environ.pop("UMI_H3_SECRET", None)
         listener.close()
