@@ -246,3 +246,31 @@ def test_stage2_errors_are_located(msg, field):
     with pytest.raises(DataError) as err:
         stage2_from_stage1([{"tools": [], "instruction": "q"}], file="s1.json")
     assert (err.value.record, err.value.field) == (0, "chains")
+
+
+def test_convert_dispatcher_registers_sources(monkeypatch):
+    import argparse
+
+    from umi_lab.sources import convert
+
+    def names():
+        parser = argparse.ArgumentParser()
+        convert.add_cli(parser.add_subparsers())
+        sub = parser._subparsers._group_actions[0].choices["convert"]
+        return set(sub._subparsers._group_actions[0].choices)
+
+    assert names() == {"toolbench-raw", "alpha-umi-stage1", "gsm8k", "tora", "math", "toolalpaca"}
+    real = convert.importlib.import_module
+
+    def missing(name):
+        if name == "umi_lab.sources.maths":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        if name == "umi_lab.sources.gsm8k":
+            raise ModuleNotFoundError("No module named 'sympy_extra'", name="sympy_extra")
+        return real(name)
+
+    monkeypatch.setattr(convert.importlib, "import_module", missing)
+    with pytest.raises(ModuleNotFoundError, match="sympy_extra"):  # a broken module is not hidden
+        names()
+    monkeypatch.setattr(convert, "SOURCE_MODULES", ("umi_lab.sources.maths", "umi_lab.sources.toolalpaca"))
+    assert names() == {"toolbench-raw", "alpha-umi-stage1", "toolalpaca"}
