@@ -30,9 +30,10 @@ Modes (``compat``):
 * ``"default"`` fixes these: a give-up backbone record gets the input rendered from its own history,
   and placeholders that occur inside tool docs or history text are never substituted.
 
-Where the official scripts crash (an assistant turn that is last without giving up, a caller turn with
-no turn before it) we emit no record and count it in the report: ``assistant_without_decision``,
-``caller_without_thought`` (the caller record is still written, with an empty thought).
+Where the official scripts crash we count the case in the report instead: an assistant turn with no
+decision (last, or followed by a user/assistant turn) gives no record (``assistant_without_decision``);
+a caller turn with no turn before it gets an empty thought (``caller_without_thought``). A turn with an
+unknown role (possible only for ``Turn`` objects built in code) raises ``DataError``.
 
 ``split_dialogues`` splits dialogues into train/val/test so that no instruction (or, with
 ``group_by="tool"``, no tool name) occurs on two sides; seeded and reproducible, with a size report.
@@ -267,6 +268,7 @@ class DialogueSplitReport:
     largest_group: int = 0
 
     def summary(self) -> dict[str, Any]:
+        """JSON-ready dict. Example: ``split_dialogues(ds).report.summary()["actual_fractions"]``."""
         total = sum(self.dialogues.values()) or 1
         return {"group_by": self.group_by, "seed": self.seed, "target_fractions": self.fractions,
                 "dialogues": self.dialogues, "groups": self.groups, "largest_group": self.largest_group,
