@@ -4,7 +4,9 @@ Templates for the four roles (backbone, planner, caller, summarizer) in three fa
 ``toolbench`` (the official alpha-UMi texts, read off ``train-example/train_*.json``), ``toolalpaca``
 (the same without the give-up option) and ``maths`` (ours, for GSM8K with a calculator and MATH with a
 python tool). ``role_input`` renders the ``input`` field of a role sample; ``model_prompt`` turns that
-input into the exact text the model sees, at training time *and* at inference time.
+input into the exact text the model sees, at training time *and* at inference time. All four toolbench
+templates, the backbone's included, reproduce ``train-example/train_*.json`` exactly (``tests/test_splitting.py``).
+``role_renderer`` / ``role_renderers`` give the same text with the tool docs rendered once per tool list.
 
 The official code prepends ``"system: "`` to the input when training but not at inference. We keep one
 ``PromptStyle`` object for both sides, so the two can only differ when a user asks for it explicitly.
