@@ -1,0 +1,387 @@
+"""Evaluate a trained run: static (paper Table 1 protocol) and real-time (agent in an environment).
+
+Static (``mode="static"``): one sample per planner decision of the test dialogues
+(``static_eval.static_samples``). The planner predicts the decision; for ``Next: caller.`` the caller, for
+``Next: conclusion.`` the summarizer completes it, from the histories the official pipeline uses
+(``caller_input`` / ``summarizer_input``); the three outputs are joined by ``compose_prediction``. A
+single-LLM (backbone) run answers each sample with one backbone output, mapped to the same prediction
+shape. ``predictions.json`` (official shape: the samples with ``predictions``) is scored by
+``static_eval.evaluate_predictions``.
+
+Real-time (``mode="realtime"``): the run's agent (``agent.make_agent``) solves tasks end to end:
+ToolWorld tasks (pass rate from each task's success criterion), GSM8K with the calculator and MATH with
+the python sandbox (answer accuracy via ``grading``), ToolBench tasks on the cache replay. Metrics add
+average steps, give-up rate, hallucinated-tool and invalid-argument rates (``agent.trajectory_stats``).
+
+Everything lands in ``RUN_DIR/eval/<benchmark>-<mode>/``: ``predictions.json`` or ``trajectories.jsonl``,
+``metrics.json`` and ``config.json`` (the run's config plus the evaluation settings), written atomically.
+
+CLI: ``python -m umi_lab evaluate --run RUN_DIR --benchmark NAME [--mode static|realtime] [--limit N] [--smoke]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from umi_lab.errors import DataError
+from umi_lab.io import data_root, read_json, read_jsonl, write_json
+from umi_lab.serving import GenerationSettings, RoleModels
+from umi_lab.trajectory import Dialogue, Turn, load_dialogues, save_trajectories
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS: dict[str, tuple[str, ...]] = {
+    "toolbench-ood": ("static",),
+    "toolalpaca-real": ("static",),
+    "toolalpaca-sim": ("static",),
+    "toolworld-id": ("static", "realtime"),
+    "toolworld-ood": ("static", "realtime"),
+    "gsm8k": ("realtime",),
+    "math": ("realtime",),
+    "toolbench-cache": ("realtime",),
+}
+
+
+@dataclass
+class EvalSettings:
+    """Evaluation knobs: decoding, agent limits, the ToolWorld seed and the grader's sympy time limit."""
+
+    generation: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_new_tokens=256))
+    max_steps: int = 8
+    repeat_limit: int = 3
+    world_seed: int = 0
+    grade_timeout_s: float = 3.0
+
+    @classmethod
+    def smoke(cls) -> EvalSettings:
+        """Tiny budgets for a quick end-to-end check."""
+        return cls(GenerationSettings(max_new_tokens=16, batch_size=8), max_steps=2)
+
+
+# ------------------------------------------------------------------------------------------------ data
+def _shared(rel: str) -> Path:
+    root = data_root()
+    if root is None:
+        raise DataError("shared data folder not found; set UMI_LAB_DATA", field="benchmark")
+    path = root / rel
+    if not path.exists():
+        raise DataError("benchmark data not found", file=str(path))
+    return path
+
+
+def _toolworld_file(benchmark: str) -> Path:
+    path = REPO_ROOT / "data" / "toolworld" / ("test_in_domain.json" if benchmark == "toolworld-id"
+                                               else "test_out_of_domain.json")
+    if not path.is_file():
+        raise DataError("ToolWorld test set not found (python -m umi_lab toolworld generate)", file=str(path))
+    return path
+
+
+def static_benchmark_samples(benchmark: str, family: str = "toolbench") -> list[dict[str, Any]]:
+    """The static samples of a benchmark (``family`` is the run's prompt family, used for ToolWorld).
+
+    Example: ``len(static_benchmark_samples("toolbench-ood"))`` → 1547.
+    """
+    from umi_lab.static_eval import static_samples
+
+    if benchmark == "toolbench-ood":
+        path = _shared("alpha_umi_toolbench/test/out_of_domain.json")
+        return static_samples(load_dialogues(path), "toolbench", file=str(path))
+    if benchmark in ("toolalpaca-real", "toolalpaca-sim"):
+        from umi_lab.sources.toolalpaca import load_toolalpaca, toolalpaca_samples
+
+        name = "eval_real.json" if benchmark == "toolalpaca-real" else "eval_simulated.json"
+        cases, _report = load_toolalpaca(_shared(f"toolalpaca/{name}"))
+        return toolalpaca_samples(cases)
+    if benchmark in ("toolworld-id", "toolworld-ood"):
+        path = _toolworld_file(benchmark)
+        return static_samples(load_dialogues(path), family, file=str(path))
+    raise DataError(f"no static protocol for {benchmark!r}; static benchmarks: "
+                    f"{', '.join(b for b, m in BENCHMARKS.items() if 'static' in m)}", field="benchmark")
+
+
+def realtime_tasks(benchmark: str, limit: int | None = None) -> list[Dialogue]:
+    """Tasks (user turn only, answer/task in ``extra``) of a real-time benchmark.
+
+    Example: ``realtime_tasks("gsm8k", limit=5)[0].extra["answer"]``.
+    """
+    if benchmark in ("toolworld-id", "toolworld-ood"):
+        dialogues = load_dialogues(_toolworld_file(benchmark))[:limit]
+        return [Dialogue(d.tools, d.instruction, [Turn("user", d.conversations[0].value)], d.extra) for d in dialogues]
+    if benchmark == "gsm8k":
+        from umi_lab.tools.calculator import CalculatorRegistry
+
+        path = _shared("gsm8k/test.jsonl")
+        tools = CalculatorRegistry().tool_docs()
+        tasks = []
+        for i, rec in enumerate(read_jsonl(path)[:limit]):
+            if not isinstance(rec, dict) or not isinstance(rec.get("question"), str) or "####" not in str(
+                    rec.get("answer", "")):
+                raise DataError("expected question and an answer with '####'", file=str(path), record=i,
+                                field="answer")
+            answer = rec["answer"].rsplit("####", 1)[1].strip().replace(",", "")
+            tasks.append(Dialogue(tools, rec["question"], [Turn("user", rec["question"])],
+                                  {"id": f"gsm8k-test-{i:05d}", "answer": answer, "source": "gsm8k"}))
+        return tasks
+    if benchmark == "math":
+        from umi_lab.sources.maths import math_tasks
+
+        path = _shared("math/test.jsonl")
+        records = read_jsonl(path)
+        tasks, _report = math_tasks(records[:limit] if limit else records, file=str(path))
+        return tasks
+    if benchmark == "toolbench-cache":
+        from umi_lab.tools.cache_replay import CacheReplay
+
+        return CacheReplay(_shared("toolbench_example")).tasks()[:limit]
+    raise DataError(f"no real-time protocol for {benchmark!r}; real-time benchmarks: "
+                    f"{', '.join(b for b, m in BENCHMARKS.items() if 'realtime' in m)}", field="benchmark")
+
+
+def env_factory(benchmark: str, settings: EvalSettings | None = None):
+    """A function ``task -> ToolRegistry`` for a real-time benchmark."""
+    settings = settings or EvalSettings()
+    if benchmark in ("toolworld-id", "toolworld-ood"):
+        from umi_lab.toolworld import ToolWorld
+
+        return ToolWorld(settings.world_seed).env_for
+    if benchmark == "gsm8k":
+        from umi_lab.tools.calculator import CalculatorRegistry
+
+        return lambda task: CalculatorRegistry()
+    if benchmark == "math":
+        from umi_lab.tools.sandbox import PythonRegistry
+
+        return lambda task: PythonRegistry()
+    if benchmark == "toolbench-cache":
+        from umi_lab.tools.cache_replay import CacheReplay
+
+        return CacheReplay(_shared("toolbench_example")).env_for
+    raise DataError(f"no environment for {benchmark!r}", field="benchmark")
+
+
+# ------------------------------------------------------------------------------------------------ static
+def backbone_history(history: list[dict]) -> str:
+    """The backbone's history string of a static sample's turns (official backbone rule).
+
+    >>> backbone_history([{"from": "user", "value": "q"}, {"from": "assistant", "value": "t Next: caller."},
+    ...                   {"from": "caller", "value": "Action: f\\nAction Input: {}"}, {"from": "observation", "value": "1"}])
+    'user: q</s>assistant: t\\nAction: f\\nAction Input: {}</s>observation: 1'
+    """
+    from umi_lab.splitting import backbone_target
+
+    turns = [Turn.from_dict(t) for t in history]
+    out = ""
+    for i, t in enumerate(turns):
+        if t.role == "user":
+            out += f"user: {t.value}</s>"
+        elif t.role == "observation":
+            out += f"observation: {t.value}"
+        elif t.role == "assistant":
+            out += "assistant: " + backbone_target(turns, i)[1] + "</s>"
+    return out
+
+
+def backbone_prediction(output: str) -> str:
+    """A backbone output as an official-shape multi-agent prediction string.
+
+    >>> backbone_prediction("Look.\\nAction: f\\nAction Input: {}")
+    'asssitant: Look. Next: caller.</s>caller: Action: f\\nAction Input: {}'
+    """
+    from umi_lab.agent import parse_backbone
+    from umi_lab.static_eval import compose_prediction
+
+    p = parse_backbone(output)
+    thought = p["thought"]
+    if p["kind"] == "give_up":
+        return compose_prediction(f"{thought} Next: give up.".strip())
+    if p["kind"] == "conclusion":
+        return compose_prediction(f"{thought} Next: conclusion.".strip(), summarizer_out=p["answer"])
+    call = f"Action: {p['action']}\nAction Input: {p['arguments']}" if p["kind"] == "call" else ""
+    return compose_prediction(f"{thought} Next: caller.".strip(), caller_out=call)
+
+
+def predict_static(models: RoleModels, samples: list[dict[str, Any]], settings: GenerationSettings
+                   ) -> list[dict[str, Any]]:
+    """Fill ``predictions`` (and the role outputs and token counts) of every sample.
+
+    Multi-LLM runs: planner, then caller or summarizer per decision; backbone runs: one output each.
+    Example: ``predict_static(RoleModels.from_run(run), samples[:8], GenerationSettings())``.
+    """
+    from umi_lab.static_eval import (
+        caller_input,
+        clean_candidate,
+        compose_prediction,
+        planner_decision,
+        summarizer_input,
+    )
+
+    style = models.style
+    out = [dict(s) for s in samples]
+    if "backbone" in models.role_map and "planner" not in models.role_map:
+        prompts = [style.model_prompt(_role_input("backbone", s)) for s in out]
+        gens = models.generate(prompts, ["backbone"] * len(out), settings)
+        for s, g in zip(out, gens):
+            s.update(backbone_output=g.text, predictions=backbone_prediction(g.text),
+                     tokens={"prompt": g.prompt_tokens, "generated": g.generated_tokens, "truncated": g.truncated})
+        return out
+    gens = models.generate([style.model_prompt(s["model_input"]) for s in out], ["planner"] * len(out), settings)
+    second: list[tuple[int, str, str]] = []
+    for k, (s, g) in enumerate(zip(out, gens)):
+        decision, cut = planner_decision(clean_candidate(g.text))
+        s.update(planner_output=g.text, tokens={"prompt": g.prompt_tokens, "generated": g.generated_tokens,
+                                                 "truncated": g.truncated})
+        if decision == "caller":
+            second.append((k, "caller", style.model_prompt(caller_input(s, cut))))
+        elif decision == "conclusion":
+            second.append((k, "summarizer", style.model_prompt(summarizer_input(s, cut))))
+    gens2 = models.generate([p for _, _, p in second], [r for _, r, _ in second], settings) if second else []
+    for (k, role, _), g in zip(second, gens2):
+        out[k][f"{role}_output"] = g.text
+        tok = out[k]["tokens"]
+        tok.update(prompt=tok["prompt"] + g.prompt_tokens, generated=tok["generated"] + g.generated_tokens,
+                   truncated=tok["truncated"] or g.truncated)
+    for s in out:
+        s["predictions"] = compose_prediction(s["planner_output"], s.get("caller_output"), s.get("summarizer_output"))
+    return out
+
+
+def _role_input(role: str, sample: dict[str, Any]) -> str:
+    from umi_lab.prompts import role_input
+
+    return role_input(role, sample["tools"], backbone_history(sample["history"]), family=sample.get("family", "toolbench"))
+
+
+# ------------------------------------------------------------------------------------------------ realtime
+def _final_answer(traj) -> str | None:
+    if traj.outcome != "conclusion":
+        return None
+    turns = traj.dialogue.conversations
+    return turns[-1].value if turns and turns[-1].role == "conclusion" else None
+
+
+def score_realtime(benchmark: str, trajs: list, tasks: list[Dialogue], settings: EvalSettings) -> dict[str, Any]:
+    """Real-time metrics: ``trajectory_stats`` plus pass rate (ToolWorld), accuracy (GSM8K/MATH) or cache
+    hit counts (ToolBench replay). Per-task verdicts are written into each trajectory's ``meta``."""
+    from umi_lab.agent import trajectory_stats
+
+    metrics = trajectory_stats(trajs)
+    if benchmark.startswith("toolworld"):
+        from umi_lab.toolworld import check_success
+
+        passed = 0
+        for traj, task in zip(trajs, tasks):
+            result = check_success(task, traj.dialogue)
+            traj.meta["success"] = result.to_dict() if hasattr(result, "to_dict") else {"passed": bool(result)}
+            passed += bool(traj.meta["success"]["passed"])
+        metrics.update(pass_rate=passed / len(trajs) if trajs else 0.0, passed=passed)
+    elif benchmark in ("gsm8k", "math"):
+        from umi_lab.grading import GradeSettings, answers_equal
+
+        grade = GradeSettings(timeout_s=settings.grade_timeout_s)
+        correct = 0
+        for traj, task in zip(trajs, tasks):
+            answer = _final_answer(traj)
+            ok = answer is not None and answers_equal(answer, task.extra["answer"], grade)
+            traj.meta.update(answer=answer, gold=task.extra["answer"], correct=ok)
+            correct += ok
+        metrics.update(accuracy=correct / len(trajs) if trajs else 0.0, correct=correct)
+    elif benchmark == "toolbench-cache":
+        statuses = [s.extra.get("tool_status") for t in trajs for s in t.steps if "tool_status" in s.extra]
+        metrics.update(cache_hits=sum(st in ("ok", "empty", "tool_error") for st in statuses),
+                       cache_misses=statuses.count("not_in_cache"))
+    return metrics
+
+
+# ------------------------------------------------------------------------------------------------ driver
+def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = None, limit: int | None = None,
+                 smoke: bool = False, settings: EvalSettings | None = None, *, models: RoleModels | None = None
+                 ) -> dict[str, Any]:
+    """Evaluate a run on a benchmark and write ``RUN_DIR/eval/<benchmark>-<mode>/``; returns the metrics.
+
+    Example: ``evaluate_run("runs/alpha", "toolbench-ood", "static", limit=50)["plan_em"]``.
+    """
+    from umi_lab.agent import AgentConfig, make_agent
+    from umi_lab.static_eval import evaluate_predictions
+
+    run_dir = Path(run_dir)
+    if benchmark not in BENCHMARKS:
+        raise DataError(f"unknown benchmark {benchmark!r}; expected one of {', '.join(BENCHMARKS)}",
+                        field="benchmark")
+    mode = mode or BENCHMARKS[benchmark][0]
+    if mode not in BENCHMARKS[benchmark]:
+        raise DataError(f"{benchmark} has no {mode} protocol (modes: {', '.join(BENCHMARKS[benchmark])})",
+                        field="mode")
+    if not (run_dir / "config.json").is_file():
+        raise DataError("not a run directory (no config.json)", file=str(run_dir))
+    settings = settings or (EvalSettings.smoke() if smoke else EvalSettings())
+    if smoke:
+        limit = min(limit or 4, 4)
+    models = models or RoleModels.from_run(run_dir)
+    out_dir = run_dir / "eval" / f"{benchmark}-{mode}"
+    start = time.perf_counter()
+    if mode == "static":
+        samples = static_benchmark_samples(benchmark, models.family)[:limit]
+        predicted = predict_static(models, samples, settings.generation)
+        for s in predicted:
+            s.pop("model_input", None)
+        metrics = evaluate_predictions(predicted, file=str(out_dir / "predictions.json"))
+        metrics["generation"] = {
+            "prompt_tokens": sum(s["tokens"]["prompt"] for s in predicted),
+            "generated_tokens": sum(s["tokens"]["generated"] for s in predicted),
+            "truncated_prompts": sum(bool(s["tokens"]["truncated"]) for s in predicted)}
+        write_json(out_dir / "predictions.json", predicted, indent=None)
+    else:
+        tasks = realtime_tasks(benchmark, limit)
+        agent = make_agent(models, AgentConfig(settings.max_steps, settings.repeat_limit, settings.generation))
+        trajs = agent.run_batch(tasks, env_factory(benchmark, settings))
+        metrics = score_realtime(benchmark, trajs, tasks, settings)
+        save_trajectories(out_dir / "trajectories.jsonl", trajs)
+    metrics.update(benchmark=benchmark, mode=mode, method=models.method, n_items=metrics.get("n") or
+                   metrics.get("counts", {}).get("samples", 0), wall_s=round(time.perf_counter() - start, 3),
+                   smoke=smoke, limit=limit)
+    run_config = read_json(run_dir / "config.json")
+    write_json(out_dir / "config.json", {"run": run_config, "benchmark": benchmark, "mode": mode, "limit": limit,
+                                         "smoke": smoke, "settings": asdict(settings)})
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    settings = EvalSettings.smoke() if args.smoke else EvalSettings()
+    if args.max_new_tokens:
+        settings.generation.max_new_tokens = args.max_new_tokens
+    if args.batch_size:
+        settings.generation.batch_size = args.batch_size
+    if args.max_steps:
+        settings.max_steps = args.max_steps
+    if args.grouped:
+        settings.generation.mixed_roles = False
+    metrics = evaluate_run(args.run, args.benchmark, args.mode, limit=args.limit, smoke=args.smoke, settings=settings)
+    keys = [k for k in ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "f1", "rouge", "pass_rate",
+                        "accuracy", "avg_steps", "give_up_rate", "hallucinated_tool_rate", "invalid_argument_rate",
+                        "n_items", "wall_s") if k in metrics]
+    print(json.dumps({k: metrics[k] for k in keys}))
+    print(f"written: {Path(args.run) / 'eval' / (args.benchmark + '-' + (args.mode or BENCHMARKS[args.benchmark][0]))}")
+    return 0
+
+
+def add_cli(sub: Any) -> None:
+    """Register ``evaluate --run RUN_DIR --benchmark NAME [--mode static|realtime] [--limit N] [--smoke]``."""
+    p = sub.add_parser("evaluate", help="static or real-time evaluation of a trained run")
+    p.add_argument("--run", required=True, help="run directory written by `train`")
+    p.add_argument("--benchmark", required=True, choices=list(BENCHMARKS))
+    p.add_argument("--mode", choices=("static", "realtime"), default=None,
+                   help="default: static where the benchmark has it, else realtime")
+    p.add_argument("--limit", type=int, default=None, help="first N samples (static) or tasks (realtime)")
+    p.add_argument("--smoke", action="store_true", help="at most 4 items, 16 new tokens, 2 steps")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--grouped", action="store_true", help="batch by role (set_adapter) instead of mixed batches")
+    p.set_defaults(func=_cmd_evaluate)
