@@ -53,6 +53,7 @@ class InferenceBenchConfig:
     max_new_tokens: int = 32
     max_prompt_tokens: int = 480
     lora_r: int = 8
+    project_serving: bool = True
     seed: int = 0
 
 
@@ -267,6 +268,38 @@ def run_batched(peft_model, tok, requests, cfg) -> dict[str, Any]:
             "generated_tokens": generated, "prompt_tokens": prompt_tokens, "peak_memory_bytes": mem.peak_bytes}
 
 
+def run_project_serving(peft_model, tok, requests, cfg) -> dict[str, Any]:
+    """The project's own ``umi_lab.serving.RoleModels`` on the same base and adapters: all requests in one
+    ``generate`` call (sorted by prompt length, mixed-role batches of ``batch_size``) against one request
+    per call (batch 1, ``set_adapter`` switching). It stops at EOS as deployed, so token counts are reported,
+    not forced equal."""
+    from umi_lab.serving import GenerationSettings, RoleModels
+
+    models = RoleModels(peft_model, tok, {r: r for r in ROLES})
+    lengths = {i: len(tok(r["prompt"], add_special_tokens=False).input_ids) for i, r in enumerate(requests)}
+    order = sorted(range(len(requests)), key=lengths.__getitem__)
+    arms = {}
+    for name, batch_size in (("batched", cfg.batch_size), ("sequential", 1)):
+        settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=batch_size,
+                                      max_prompt_tokens=cfg.max_prompt_tokens, mixed_roles=batch_size > 1)
+        models.generate([requests[0]["prompt"]], [requests[0]["role"]], settings)  # warm-up
+        common.sync(cfg.device)
+        t0 = time.perf_counter()
+        if batch_size > 1:
+            gens = models.generate([requests[i]["prompt"] for i in order], [requests[i]["role"] for i in order],
+                                   settings)
+        else:
+            gens = [models.generate([r["prompt"]], [r["role"]], settings)[0] for r in requests]
+        common.sync(cfg.device)
+        seconds = time.perf_counter() - t0
+        n_samples = len({r["sample"] for r in requests})
+        generated = sum(g.generated_tokens for g in gens)
+        arms[name] = {"seconds": seconds, "samples_per_s": n_samples / seconds, "generated_tokens": generated,
+                      "generated_tokens_per_s": generated / seconds}
+    arms["speedup_samples_per_s"] = arms["batched"]["samples_per_s"] / arms["sequential"]["samples_per_s"]
+    return arms
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 TARGETS = {"memory_ratio_max": 1.1, "speedup_min": 10.0}
@@ -287,6 +320,7 @@ def run(cfg: InferenceBenchConfig) -> dict[str, Any]:
     adapters = {r: adapter_bytes(peft_model, r) for r in ROLES}
 
     batched = run_batched(peft_model, tok, requests, cfg)
+    project = run_project_serving(peft_model, tok, requests, cfg) if cfg.project_serving else None
     torch.manual_seed(cfg.seed)
     before = common.current_rss_bytes() if cfg.device == "cpu" else torch.cuda.memory_allocated()
     merged = merged_copies(peft_model)
@@ -313,7 +347,7 @@ def run(cfg: InferenceBenchConfig) -> dict[str, Any]:
     result.update(config=asdict(cfg), workload=source, samples=n_samples, requests=len(requests),
                   requests_per_role={r: sum(q["role"] == r for q in requests) for r in ROLES},
                   arms={"batched_one_base_three_adapters": batched, "sequential_three_models": sequential},
-                  memory=memory, speedup_samples_per_s=speedup,
+                  memory=memory, speedup_samples_per_s=speedup, project_serving=project,
                   targets={"memory_ratio": memory["ratio_base_plus_adapters_to_one_model"],
                            "memory_ratio_target": TARGETS["memory_ratio_max"],
                            "memory_ratio_met": memory["ratio_base_plus_adapters_to_one_model"] <= TARGETS["memory_ratio_max"],
@@ -344,7 +378,14 @@ def markdown(result: dict[str, Any]) -> str:
         f"| three merged models | {m['three_merged_models_bytes']:,} | {m['ratio_three_merged_to_one_model']:.3f} |",
         "", f"Target: one base + three adapters ≤ {t['memory_ratio_target']}× one model: "
         f"{'met' if t['memory_ratio_met'] else 'missed'} ({t['memory_ratio']:.3f}×).",
-    ])
+    ] + ([] if not result.get("project_serving") else [
+        "", "The project's `umi_lab.serving.RoleModels` on the same base and adapters (stops at EOS as deployed; "
+        "all requests sorted by length in mixed-role batches vs one request per call):", "",
+        common.markdown_table([{"arm": k, "samples/s": v["samples_per_s"], "generated tokens": v["generated_tokens"],
+                                "generated tokens/s": v["generated_tokens_per_s"], "seconds": v["seconds"]}
+                               for k, v in result["project_serving"].items() if isinstance(v, dict)]), "",
+        f"RoleModels batched over one-at-a-time: **{result['project_serving']['speedup_samples_per_s']:.2f}×** samples/s.",
+    ]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,11 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--max-prompt-tokens", type=int, default=None)
     p.add_argument("--lora-r", type=int, default=8)
+    p.add_argument("--no-project-serving", action="store_true", help="skip the umi_lab.serving.RoleModels pass")
     p.add_argument("--tiny", action="store_true", help="a handful of samples on the test-size model")
     p.add_argument("--out-dir", default=None, help="where the .json/.md go (default benchmarks/results)")
     a = p.parse_args(argv)
     device = common.resolve_device(a.device)
-    cfg = InferenceBenchConfig(device=device, shape=a.shape, source=a.source, lora_r=a.lora_r)
+    cfg = InferenceBenchConfig(device=device, shape=a.shape, source=a.source, lora_r=a.lora_r,
+                               project_serving=not a.no_project_serving)
     if device == "cuda":
         cfg.limit, cfg.batch_size, cfg.max_new_tokens, cfg.max_prompt_tokens = 256, 64, 64, 3968
     if a.tiny:

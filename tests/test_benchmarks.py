@@ -74,6 +74,9 @@ def test_bench_inference_tiny(tmp_path, shared_data):
     assert m["ratio_three_merged_to_one_model"] == pytest.approx(3.0)
     assert 1.0 < m["ratio_base_plus_adapters_to_one_model"] < 3.0
     assert {"speedup_samples_per_s", "targets"} <= set(r)
+    ps = r["project_serving"]  # the project's RoleModels on the same adapters
+    assert {"batched", "sequential", "speedup_samples_per_s"} <= set(ps)
+    assert 0 < ps["batched"]["generated_tokens"] <= r["requests"] * r["config"]["max_new_tokens"]
 
 
 def test_bench_splitting_tiny(tmp_path):
