@@ -358,3 +358,10 @@ def test_env_class_directly():
     env = ToolWorldEnv(build_world(0), ["convert_temperature_for_unitconv"])
     obs = env.call("convert_temperature_for_unitconv", {"value": 0, "from_unit": "kelvin", "to_unit": "celsius"})
     assert obs.status == OK and obs.data["result"] == -273.15
+
+
+def test_down_from_a_given_call_on(tw):
+    plan = [{"api": "timezone_for_geodb", "kind": "down", "calls": [2]}]
+    env = tw.env_for({"tools": ["timezone_for_geodb"], "fault_plan": plan})
+    statuses = [env.call("timezone_for_geodb", '{"city": "Namyst"}').status for _ in range(4)]
+    assert statuses == [OK, TOOL_ERROR, TOOL_ERROR, TOOL_ERROR]

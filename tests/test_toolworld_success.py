@@ -79,9 +79,13 @@ def test_failed_call_does_not_count(gold):
 
 
 def test_call_with_other_arguments_fails(gold):
-    d = first(gold, lambda d: d.extra["task_type"] == "geo_city" and not d.extra["task"]["fault_plan"])
+    d = first(gold, lambda d: d.extra["task"]["solvable"] and not d.extra["task"]["fault_plan"])
     caller = next(t for t in d.conversations if t.role == "caller")
-    caller.value = caller.value.replace('{"city": "', '{"city": "X')
+    name, args = parse_caller(caller.value)
+    args = json.loads(args)
+    key = next(k for k, v in args.items() if isinstance(v, str))
+    args[key] = "X" + args[key]
+    caller.value = f"Action: {name}\nAction Input: {json.dumps(args)}"
     res = check_success(d, d)
     assert not res.passed and res.failed_calls
 

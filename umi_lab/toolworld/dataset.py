@@ -16,7 +16,7 @@ from pathlib import Path
 
 from umi_lab.errors import DataError
 from umi_lab.io import atomic_write_text
-from umi_lab.toolworld.apis import ALTERNATIVES, API_BY_NAME, tools_of
+from umi_lab.toolworld.apis import ALTERNATIVES, API_BY_NAME, APIS, tools_of
 from umi_lab.toolworld.generator import (
     GIVE_UP_RATE,
     LEVEL_WEIGHTS,
@@ -32,6 +32,7 @@ from umi_lab.toolworld.world import World, build_world
 SPLIT_FILES = {"train": "train.json", "test_in_domain": "test_in_domain.json",
                "test_out_of_domain": "test_out_of_domain.json"}
 MAX_ATTEMPTS = 200
+MAX_OFFERED = 8
 
 
 @dataclass
@@ -50,16 +51,21 @@ def task_pool(split: str) -> list[TaskType]:
     return [t for t in all_task_types() if t.held_out == ood]
 
 
-def offered_apis(tt: TaskType, split: str) -> list[str]:
-    """The APIs a dialogue documents: every API of the tools it needs, plus their alternatives' tools."""
-    names = list(tt.apis) + [ALTERNATIVES[a][0] for a in tt.apis if a in ALTERNATIVES]
-    out = tools_of(names)
+def offered_apis(tt: TaskType, split: str, rng: random.Random) -> list[str]:
+    """The APIs a dialogue documents, in catalogue order: the ones the task needs, their alternatives, and
+    other APIs of the same tools as distractors, up to MAX_OFFERED in all (held-out ones only in OOD)."""
+    needed = list(dict.fromkeys(list(tt.apis) + [ALTERNATIVES[a][0] for a in tt.apis if a in ALTERNATIVES]))
+    others = [a for a in tools_of(needed) if a not in needed]
     if split != "test_out_of_domain":
-        out = [a for a in out if not is_held_out(a)]
-    return out
+        needed = [a for a in needed if not is_held_out(a)]
+        others = [a for a in others if not is_held_out(a)]
+    k = min(len(others), max(0, MAX_OFFERED - len(needed)))
+    chosen = set(needed) | set(rng.sample(others, k))
+    return [a.name for a in APIS if a.name in chosen]
 
 
 def _choose(rng: random.Random, pool: list[TaskType]) -> tuple[TaskType, str]:
+    """A task type and its mode (plain, recover, down); levels by LEVEL_WEIGHTS, then categories uniformly."""
     r = rng.random()
     if r < GIVE_UP_RATE and rng.random() < 0.5:
         missing = [t for t in pool if t.give_up]
@@ -73,13 +79,16 @@ def _choose(rng: random.Random, pool: list[TaskType]) -> tuple[TaskType, str]:
             level = lv
             break
     normal = [t for t in pool if t.level == level and not t.give_up] or [t for t in pool if not t.give_up]
+    cats = sorted({t.categories[0] for t in normal})
+    cat = cats[rng.randrange(len(cats))]
+    normal = [t for t in normal if t.categories[0] == cat]
     return normal[rng.randrange(len(normal))], mode
 
 
 def make_dialogue(world: World, tt: TaskType, rng: random.Random, mode: str, *, dialogue_id: str,
                   split: str) -> dict:
     """Run one task type and return the dialogue dict (α-UMi format plus id/split/category/level/task)."""
-    apis = offered_apis(tt, split)
+    apis = offered_apis(tt, split, rng)
     ep = Episode(world, rng, apis, mode, tt.n_calls)
     try:
         tt.fn(world, rng, ep)

@@ -2,8 +2,8 @@
 
 A *fault plan* is a list of ``{"api": name, "kind": kind, "calls": [n, ...]}``: the ``n``-th call (1-based,
 counted per API within the episode) to ``api`` fails. Kinds: ``transient`` (503, a retry succeeds),
-``rate_limit`` (429, a retry succeeds) and ``down`` (every call fails; ``calls`` is empty): use the
-alternative API. Faults are applied before the arguments are looked at, like a real gateway. Beyond the
+``rate_limit`` (429, a retry succeeds) and ``down`` (503 "API is down" for every call from the first
+number in ``calls`` on, or for every call when ``calls`` is empty): use the alternative API. Faults are applied before the arguments are looked at, like a real gateway. Beyond the
 quota of calls per API per episode every call is rate limited (429) and counted.
 
 >>> from umi_lab.toolworld.world import build_world
@@ -75,7 +75,7 @@ class ToolWorldEnv(FunctionRegistry):
             if f["api"] != name:
                 continue
             tool = API_BY_NAME[name].tool
-            if f["kind"] == "down":
+            if f["kind"] == "down" and n >= min(f["calls"], default=1):
                 self.stats["faults"] += 1
                 return Observation.make(TOOL_ERROR, error=f"503 Service Unavailable: the {tool} API is down")
             if n in f["calls"]:

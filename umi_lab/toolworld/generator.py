@@ -106,15 +106,13 @@ class Episode:
 
     def _inject(self, api: str, args: dict) -> None:
         alt = self._alternative(api, args)
+        # the fault starts at this API's next call (a "down" API stays down from then on)
         if self.mode == "down":
-            self.fault_plan.append({"api": api, "kind": "down", "calls": []})
-            if alt:
-                self.fault_plan.append({"api": alt[0], "kind": "down", "calls": []})
+            for name in [api] + ([alt[0]] if alt else []):
+                self.fault_plan.append({"api": name, "kind": "down", "calls": [self.env.calls_per_api[name] + 1]})
             return
-        kinds = ["transient", "rate_limit"] + (["down", "down"] if alt else [])
-        kind = self.rng.choice(kinds)
-        calls = [] if kind == "down" else [self.env.calls_per_api[api] + 1]
-        self.fault_plan.append({"api": api, "kind": kind, "calls": calls})
+        kind = self.rng.choice(["transient", "rate_limit"] + (["down", "down"] if alt else []))
+        self.fault_plan.append({"api": api, "kind": kind, "calls": [self.env.calls_per_api[api] + 1]})
 
     def call(self, api: str, args: dict, thought: str):
         """Plan, call and observe; recover from faults; return the response data (or raise GiveUp)."""

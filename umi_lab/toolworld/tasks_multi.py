@@ -38,7 +38,9 @@ def money_rate_and_convert(w, rng, ep):
     a, b, c = rng.sample(w.currencies, 3)
     amt = rng.choice([20, 100, 300, 1200])
     ep.ask(["What's the {a} to {b} rate, and how much is {n} {a} in {c}?",
-            "Two things: the exchange rate {a}/{b}, and {n} {a} converted to {c}."], a=a.code, b=b.code,
+            "Two things: the exchange rate {a}/{b}, and {n} {a} converted to {c}.",
+            "Tell me how many {b} one {a} buys, then convert {n} {a} into {c}.",
+            "I'm comparing currencies: the {a}-to-{b} rate, and the value of {n} {a} in {c}?"], a=a.code, b=b.code,
            c=c.code, n=amt)
     r = ep.call("exchange_rate_for_currencyhub", {"base": a.code, "target": b.code}, f"First the {a.code}/{b.code} "
                 "rate.")
@@ -52,7 +54,8 @@ def money_rate_and_convert(w, rng, ep):
 @task("G2", "movies_by_director_for_cinemadb", "movie_details_for_cinemadb")
 def film_latest_by(w, rng, ep):
     d = pick(rng, sorted({f.director for f in w.films}))
-    ep.ask(["What is {d}'s most recent film and how is it rated?", "Find the latest movie by {d} and its rating.",
+    ep.ask(["What is {d}'s most recent film and how is it rated?",
+            "Find the latest movie by {d} and its rating.",
             "Which is the newest film directed by {d}? Give me its genre and rating."], d=d)
     r = ep.call("movies_by_director_for_cinemadb", {"director": d}, f"I'll list {d}'s films first.")
     last = r["films"][-1]
@@ -95,7 +98,9 @@ def recipepick(w, rng, ep):
 def flights_cheapest_status(w, rng, ep):
     a, b = random_route(w, rng)
     ep.ask(["Find the cheapest flight from {a} to {b} and tell me if it's on time.",
-            "What's the lowest fare from {a} to {b}, and what's that flight's status?"], a=a.name, b=b.name)
+            "What's the lowest fare from {a} to {b}, and what's that flight's status?",
+            "Book-keeping check: the cheapest {a} to {b} flight and its current status?",
+            "Which flight from {a} to {b} costs least, and is it delayed?"], a=a.name, b=b.name)
     r = ep.call("cheapest_flight_for_skyroute", {"origin": a.airport, "destination": b.airport},
                 f"I'll find the cheapest {a.airport}-{b.airport} flight.")
     s = ep.call("flight_status_for_skyroute", {"flight_number": r["flight"]}, f"The cheapest is {r['flight']} at "
@@ -108,7 +113,9 @@ def flights_cheapest_status(w, rng, ep):
 def flights_status_airport(w, rng, ep):
     f = pick(rng, w.flights)
     ep.ask(["Where is flight {n} going, what's its status, and how high is the destination airport?",
-            "Status of {n} and the elevation of the airport it flies to?"], n=f.number)
+            "Status of {n} and the elevation of the airport it flies to?",
+            "Flight {n}: is it on schedule, and at what elevation is its destination airport?",
+            "Tell me whether {n} is on time and where exactly it lands."], n=f.number)
     r = ep.call("flight_status_for_skyroute", {"flight_number": f.number}, f"I'll check {f.number} first.")
     code = r["destination"].split("(")[-1].rstrip(")")
     a = ep.call("airport_info_for_skyroute", {"code": code}, f"{f.number} is {r['status']} and flies to "
@@ -161,7 +168,9 @@ def geo_capital(w, rng, ep):
 def geo_two_largest(w, rng, ep):
     k = pick(rng, w.countries)
     ep.ask(["How far apart are the two largest cities of {k}?",
-            "Distance between {k}'s biggest and second biggest cities?"], k=k.name)
+            "Distance between {k}'s biggest and second biggest cities?",
+            "What's the distance from the biggest city of {k} to its second biggest?",
+            "Take the two most populous cities in {k}. How many km separate them?"], k=k.name)
     r = ep.call("cities_in_country_for_geodb", {"country": k.name}, f"I'll list the cities of {k.name}.")
     a, b = r["cities"][0]["city"], r["cities"][1]["city"]
     d = ep.call("distance_for_geodb", {"city_a": a, "city_b": b}, f"The largest are {a} and {b}. Now the distance.")
@@ -173,7 +182,9 @@ def geo_two_largest(w, rng, ep):
 def geo_capitals_distance(w, rng, ep):
     k1, k2 = rng.sample(w.countries, 2)
     ep.ask(["How far is the capital of {a} from the capital of {b}?",
-            "Distance between the capitals of {a} and {b}?"], a=k1.name, b=k2.name)
+            "Distance between the capitals of {a} and {b}?",
+            "I'm flying between the capitals of {a} and {b}. How far is that?",
+            "How many kilometres lie between {a}'s capital and {b}'s capital?"], a=k1.name, b=k2.name)
     r1 = ep.call("country_info_for_geodb", {"country": k1.name}, f"First the capital of {k1.name}.")
     r2 = ep.call("country_info_for_geodb", {"country": k2.name}, f"{k1.name}'s capital is {r1['capital']}. Now "
                  f"{k2.name}'s.")
@@ -186,7 +197,10 @@ def geo_capitals_distance(w, rng, ep):
 @task("G2", "public_holidays_for_calendarific", "public_holidays_for_calendarific")
 def cal_two_countries(w, rng, ep):
     k1, k2 = rng.sample(w.countries, 2)
-    ep.ask(["List all 2025 public holidays of {a} and {b}.", "Which public holidays do {a} and {b} have this year?"],
+    ep.ask(["List all 2025 public holidays of {a} and {b}.",
+            "Which public holidays do {a} and {b} have this year?",
+            "Compare the public holiday calendars of {a} and {b} for 2025.",
+            "I work with teams in {a} and {b}. When are their public holidays this year?"],
            a=k1.name, b=k2.name)
     out = []
     for k, note in ((k1, f"First {k1.name}'s holidays."), (k2, f"{k1.name} has {len(k1.holidays)}. Now {k2.name}.")):
@@ -198,7 +212,9 @@ def cal_two_countries(w, rng, ep):
 @task("G2", "convert_length_for_unitconv", "convert_mass_for_unitconv")
 def units_two(w, rng, ep):
     lv, mv = rng.choice([5, 10, 26.2, 42]), rng.choice([2, 15, 70, 180])
-    ep.ask(["Convert {l} miles to km and {m} lb to kg.", "I ran {l} miles and weigh {m} lb. Metric, please."],
+    ep.ask(["Convert {l} miles to km and {m} lb to kg.", "I ran {l} miles and weigh {m} lb. Metric, please.",
+            "Please convert two things: {l} miles into kilometres and {m} pounds into kilograms.",
+            "What are {l} miles in km, and {m} lb in kg?"],
            l=fmt(lv), m=fmt(mv))
     a = ep.call("convert_length_for_unitconv", {"value": lv, "from_unit": "mile", "to_unit": "km"}, "First the "
                 "distance.")
@@ -212,8 +228,8 @@ def units_two(w, rng, ep):
 @task("G3", "country_info_for_geodb", "current_weather_for_skycast")
 def capital_weather(w, rng, ep):
     k = pick(rng, w.countries)
-    ep.ask(["What's the weather like in the capital of {k} right now?", "How warm is it in {k}'s capital today?",
-            "Current conditions in the capital city of {k}?"], k=k.name)
+    ep.ask(["What's the weather like in the capital of {k} right now?",
+            "How warm is it in {k}'s capital today?", "Current conditions in the capital city of {k}?"], k=k.name)
     r = ep.call("country_info_for_geodb", {"country": k.name}, f"I need the capital of {k.name} first.")
     c = ep.call("current_weather_for_skycast", {"city": r["capital"]}, f"The capital is {r['capital']}; now its "
                 "weather.")
@@ -240,7 +256,9 @@ def country_rate(w, rng, ep):
 def flight_local_price(w, rng, ep):
     a, b = random_route(w, rng)
     ep.ask(["What's the cheapest flight from {a} to {b}, and what does it cost in the destination's currency?",
-            "Cheapest {a} to {b} fare, converted to the local currency at {b}?"], a=a.name, b=b.name)
+            "Cheapest {a} to {b} fare, converted to the local currency at {b}?",
+            "I'm flying {a} to {b}. What's the lowest fare in the local currency of {b}?",
+            "Find the cheapest flight {a} to {b} and give its price in the currency used at the destination."], a=a.name, b=b.name)
     f = ep.call("cheapest_flight_for_skyroute", {"origin": a.name, "destination": b.name}, "First the cheapest "
                 "flight.")
     c = ep.call("city_info_for_geodb", {"city": b.name}, f"{f['flight']} costs {f['price_usd']} USD. Which country "
@@ -258,7 +276,9 @@ def flight_local_price(w, rng, ep):
 def flight_and_weather(w, rng, ep):
     a, b = random_route(w, rng)
     ep.ask(["I want to fly from {a} to {b}. Cheapest flight, and what's the weather there now?",
-            "Book-keeping for my trip {a} to {b}: lowest fare and current weather at {b}."], a=a.name, b=b.name)
+            "Book-keeping for my trip {a} to {b}: lowest fare and current weather at {b}.",
+            "What's the cheapest way to fly from {a} to {b}, and how is the weather in {b}?",
+            "Lowest fare {a} to {b}? Also tell me the current conditions in {b}."], a=a.name, b=b.name)
     f = ep.call("cheapest_flight_for_skyroute", {"origin": a.name, "destination": b.name}, "First the cheapest "
                 "flight.")
     c = ep.call("current_weather_for_skycast", {"city": b.name}, f"{f['flight']} for {f['price_usd']} USD. Now the "
@@ -285,7 +305,8 @@ def stock_in_currency(w, rng, ep):
 @task("G3", "current_weather_for_skycast", "convert_temperature_for_unitconv")
 def weather_kelvin(w, rng, ep):
     c = pick(rng, w.cities)
-    ep.ask(["What's the temperature in {c} in kelvin?", "Give me {c}'s current temperature converted to kelvin.",
+    ep.ask(["What's the temperature in {c} in kelvin?",
+            "Give me {c}'s current temperature converted to kelvin.",
             "For my physics class: current temperature of {c}, in K."], c=c.name)
     r = ep.call("current_weather_for_skycast", {"city": c.name}, f"First the temperature in {c.name}.")
     k = ep.call("convert_temperature_for_unitconv", {"value": r["temperature"], "from_unit": "celsius",
@@ -297,7 +318,9 @@ def weather_kelvin(w, rng, ep):
 @task("G3", "distance_for_geodb", "convert_length_for_unitconv")
 def distance_miles(w, rng, ep):
     a, b = rng.sample(w.cities, 2)
-    ep.ask(["How many miles is it from {a} to {b}?", "Distance from {a} to {b} in miles, please."],
+    ep.ask(["How many miles is it from {a} to {b}?", "Distance from {a} to {b} in miles, please.",
+            "How far apart are {a} and {b}, in miles?",
+            "I think in miles: what's the distance between {a} and {b}?"],
            a=a.name, b=b.name)
     d = ep.call("distance_for_geodb", {"city_a": a.name, "city_b": b.name}, "First the distance in km.")
     m = ep.call("convert_length_for_unitconv", {"value": d["distance_km"], "from_unit": "km", "to_unit": "mile"},
@@ -311,7 +334,9 @@ def city_next_holiday(w, rng, ep):
     c = pick(rng, w.cities)
     after = f"2025-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
     ep.ask(["I'll be in {c} from {d}. What's the next public holiday there?",
-            "After {d}, when is the next public holiday in the country where {c} is?"], c=c.name, d=after)
+            "After {d}, when is the next public holiday in the country where {c} is?",
+            "Visiting {c} after {d}: which public holiday comes next in that country?",
+            "Will there be a public holiday in {c}'s country soon after {d}? Which one and when?"], c=c.name, d=after)
     r = ep.call("city_info_for_geodb", {"city": c.name}, f"I need the country of {c.name}.")
     h = ep.call("next_holiday_for_calendarific", {"country": r["country"], "after": after},
                 f"{c.name} is in {r['country']}. Now the next holiday after {after}.")

@@ -29,7 +29,8 @@ def book_author(w, rng, ep):
 @task("G1", "book_by_isbn_for_openlibrary")
 def book_isbn(w, rng, ep):
     b = pick(rng, w.books)
-    ep.ask(["Which book has ISBN {i}?", "Look up ISBN {i} for me: title and author."], i=b.isbn)
+    ep.ask(["Which book has ISBN {i}?", "Look up ISBN {i} for me: title and author.",
+            "What is the title of the book with ISBN {i}?", "I found ISBN {i} on a receipt. Which book is it?"], i=b.isbn)
     r = ep.call("book_by_isbn_for_openlibrary", {"isbn": b.isbn}, f"I'll resolve ISBN {b.isbn}.")
     t, a = ep.fact(r["title"]), ep.fact(r["author"])
     ep.conclude(f"{t} by {a}", f"ISBN {b.isbn} is \"{t}\" by {a}.")
@@ -38,7 +39,8 @@ def book_isbn(w, rng, ep):
 @task("G1", "day_of_week_for_dateutil")
 def date_weekday(w, rng, ep):
     d = f"{rng.randint(1990, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-    ep.ask(["What day of the week is {d}?", "Which weekday falls on {d}?"], d=d)
+    ep.ask(["What day of the week is {d}?", "Which weekday falls on {d}?", "Tell me the weekday of {d}.",
+            "Was (or will) {d} be a Monday, a Friday...? Which day is it?"], d=d)
     r = ep.call("day_of_week_for_dateutil", {"date": d}, f"dateutil gives the weekday of {d}.")
     wd = ep.fact(r["weekday"])
     ep.conclude(f"{d} is a {wd}", f"{d} is a {wd}.")
@@ -48,7 +50,8 @@ def date_weekday(w, rng, ep):
 def date_between(w, rng, ep):
     a = f"2025-{rng.randint(1, 6):02d}-{rng.randint(1, 28):02d}"
     b = f"{rng.choice([2025, 2026])}-{rng.randint(7, 12):02d}-{rng.randint(1, 28):02d}"
-    ep.ask(["How many days are there from {a} to {b}?", "Count the days between {a} and {b}."], a=a, b=b)
+    ep.ask(["How many days are there from {a} to {b}?", "Count the days between {a} and {b}.",
+            "How long is it from {a} until {b}, in days?", "Number of days separating {a} and {b}?"], a=a, b=b)
     r = ep.call("days_between_for_dateutil", {"start": a, "end": b}, "dateutil counts the days.")
     n = ep.fact(r["days"])
     ep.conclude(f"{n} days", f"From {a} to {b} there are {n} days.")
@@ -57,7 +60,9 @@ def date_between(w, rng, ep):
 @task("G1", "nutrition_facts_for_nutritionix")
 def recipe_nutrition(w, rng, ep):
     r0 = pick(rng, w.recipes)
-    ep.ask(["How much protein, fat and carbs does {r} have?", "Nutrition facts for {r}?"], r=r0.name)
+    ep.ask(["How much protein, fat and carbs does {r} have?", "Nutrition facts for {r}?",
+            "Give me the macros (protein, fat, carbohydrates) of {r}.",
+            "Is {r} high in protein? Show its nutrition."], r=r0.name)
     r = ep.call("nutrition_facts_for_nutritionix", {"recipe": r0.name}, f"nutritionix has the macros of {r0.name}.")
     p, f, c = ep.fact(r["protein_g"]), ep.fact(r["fat_g"]), ep.fact(r["carbs_g"])
     ep.conclude(f"{p}/{f}/{c} g", f"{r0.name} has {p} g protein, {f} g fat and {c} g carbohydrates "
@@ -67,7 +72,10 @@ def recipe_nutrition(w, rng, ep):
 @task("G2", "books_by_author_for_openlibrary", "book_details_for_openlibrary")
 def book_latest(w, rng, ep):
     a = pick(rng, sorted({b.author for b in w.books}))
-    ep.ask(["What is {a}'s latest book and how many pages does it have?", "Newest book by {a}: rating and length?"],
+    ep.ask(["What is {a}'s latest book and how many pages does it have?",
+            "Newest book by {a}: rating and length?",
+            "Which book did {a} publish most recently, and how long is it?",
+            "Latest title by {a}: page count and rating?"],
            a=a)
     r = ep.call("books_by_author_for_openlibrary", {"author": a}, f"First {a}'s books.")
     last = r["books"][-1]
@@ -80,7 +88,9 @@ def book_latest(w, rng, ep):
 @task("G2", "next_holiday_for_calendarific", "day_of_week_for_dateutil")
 def holiday_weekday(w, rng, ep):
     k = pick(rng, w.countries)
-    ep.ask(["On which weekday does {k}'s next public holiday fall?", "Is {k}'s next holiday on a weekend?"],
+    ep.ask(["On which weekday does {k}'s next public holiday fall?", "Is {k}'s next holiday on a weekend?",
+            "What day of the week is the next public holiday in {k}?",
+            "Will {k}'s next public holiday give a long weekend? Which weekday is it?"],
            k=k.name)
     h = ep.call("next_holiday_for_calendarific", {"country": k.name}, f"First {k.name}'s next holiday.")
     if h is None:
@@ -96,7 +106,9 @@ def holiday_weekday(w, rng, ep):
 def holiday_countdown(w, rng, ep):
     k = pick(rng, w.countries)
     ep.ask([f"How many days from {TODAY.isoformat()} until the next public holiday in {{k}}?",
-            "Countdown: days left until {k}'s next holiday?"], k=k.name)
+            "Countdown: days left until {k}'s next holiday?",
+            "How long until {k}'s next public holiday, in days?",
+            "Days remaining until the next holiday in {k}?"], k=k.name)
     h = ep.call("next_holiday_for_calendarific", {"country": k.name}, f"First {k.name}'s next holiday.")
     if h is None:
         ep.fact("no")
@@ -111,7 +123,10 @@ def holiday_countdown(w, rng, ep):
 @task("G2", "recipes_by_ingredient_for_cookbook", "nutrition_facts_for_nutritionix")
 def recipe_protein(w, rng, ep):
     i = pick(rng, sorted({x for r in w.recipes for x in r.ingredients}))
-    ep.ask(["Find a recipe with {i} and tell me its protein content.", "Protein in a {i} dish? Pick one recipe."],
+    ep.ask(["Find a recipe with {i} and tell me its protein content.",
+            "Protein in a {i} dish? Pick one recipe.",
+            "Pick any recipe with {i} and give its protein per serving.",
+            "How much protein does a recipe using {i} have?"],
            i=i)
     r = ep.call("recipes_by_ingredient_for_cookbook", {"ingredient": i}, f"First recipes with {i}.")
     name = r["recipes"][0]
@@ -124,7 +139,8 @@ def recipe_protein(w, rng, ep):
 def book_price_local(w, rng, ep):
     b = pick(rng, w.books)
     cur = pick(rng, w.currencies[1:])
-    ep.ask(["How much does \"{t}\" cost in {c}?", "Price of the book {t}, converted to {c}?"], t=b.title,
+    ep.ask(["How much does \"{t}\" cost in {c}?", "Price of the book {t}, converted to {c}?",
+            "What does the book \"{t}\" cost when paid in {c}?", "Convert the price of \"{t}\" into {c}."], t=b.title,
            c=cur.code)
     d = ep.call("book_details_for_openlibrary", {"title": b.title}, "First the book's USD price.")
     x = ep.call("convert_for_currencyhub", {"amount": d["price_usd"], "from": "USD", "to": cur.code},
@@ -137,7 +153,9 @@ def book_price_local(w, rng, ep):
 def city_holiday_weekday(w, rng, ep):
     c = pick(rng, w.cities)
     ep.ask(["Which weekday is the next public holiday in the country where {c} lies?",
-            "I'm in {c}. When's the next holiday here and what day of the week is it?"], c=c.name)
+            "I'm in {c}. When's the next holiday here and what day of the week is it?",
+            "Next public holiday in the country of {c}: which date and weekday?",
+            "On what weekday is the upcoming holiday in the country {c} belongs to?"], c=c.name)
     r = ep.call("city_info_for_geodb", {"city": c.name}, f"First the country of {c.name}.")
     h = ep.call("next_holiday_for_calendarific", {"country": r["country"]}, f"{c.name} is in {r['country']}.")
     if h is None:
@@ -153,7 +171,9 @@ def city_holiday_weekday(w, rng, ep):
 def book_and_film(w, rng, ep):
     b, f = pick(rng, w.books), pick(rng, w.films)
     ep.ask(["Which came out first, the book \"{b}\" or the film \"{f}\"?",
-            "Compare release years: book {b} vs film {f}."], b=b.title, f=f.title)
+            "Compare release years: book {b} vs film {f}.",
+            "Was the book \"{b}\" published before the film \"{f}\" came out?",
+            "Release years of the book {b} and the movie {f}: which is older?"], b=b.title, f=f.title)
     x = ep.call("book_details_for_openlibrary", {"title": b.title}, "First the book's year.")
     y = ep.call("movie_details_for_cinemadb", {"title": f.title}, f"The book is from {x['year']}. Now the film.")
     by, fy = ep.fact(x["year"]), ep.fact(y["year"])
@@ -164,5 +184,6 @@ def book_and_film(w, rng, ep):
 @task("G1", "book_details_for_openlibrary", n_calls=1, give_up=True)
 def book_missing(w, rng, ep):
     t = fake_name(w, rng, "book", lambda: f"The {rng.choice(FAKE_WORDS)} {rng.choice(['Almanac', 'Atlas', 'Diary'])}")
-    ep.ask(["Who wrote \"{t}\"?", "How many pages does \"{t}\" have?"], t=t)
+    ep.ask(["Who wrote \"{t}\"?", "How many pages does \"{t}\" have?", "When was \"{t}\" published?",
+            "Find the author of the book \"{t}\"."], t=t)
     ep.call("book_details_for_openlibrary", {"title": t}, f"I'll look up \"{t}\".")

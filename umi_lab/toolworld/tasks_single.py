@@ -149,7 +149,8 @@ def film_top(w, rng, ep):
 def recipe_info(w, rng, ep):
     r0 = pick(rng, w.recipes)
     ep.ask(["How many calories does {r} have and how long does it take to make?",
-            "What do I need for {r}, and how long is the preparation?", "Give me the details of the recipe {r}."],
+            "What do I need for {r}, and how long is the preparation?",
+            "Give me the details of the recipe {r}."],
            r=r0.name)
     r = ep.call("recipe_details_for_cookbook", {"name": r0.name}, f"I'll look up the recipe \"{r0.name}\".")
     cal, mins = ep.fact(r["calories"]), ep.fact(r["prep_min"])
@@ -172,7 +173,8 @@ def recipe_cuisine(w, rng, ep):
     c = pick(rng, sorted({r.cuisine for r in w.recipes}))
     m = rng.choice([15, 20, 30, 45, 60])
     ep.ask(["What's the quickest {c} dish I can make in at most {m} minutes?",
-            "I have {m} minutes. Which {c} recipe is fastest?", "Suggest a {c} recipe ready within {m} minutes."],
+            "I have {m} minutes. Which {c} recipe is fastest?",
+            "Suggest a {c} recipe ready within {m} minutes."],
            c=c, m=m)
     r = ep.call("recipes_by_cuisine_for_cookbook", {"cuisine": c, "max_minutes": m},
                 f"I'll list {c} recipes that take at most {m} minutes.")
@@ -291,8 +293,8 @@ def geo_city(w, rng, ep):
 @task("G1", "country_info_for_geodb")
 def geo_country(w, rng, ep):
     k = pick(rng, w.countries)
-    ep.ask(["What is the capital of {k} and which currency do they use?", "Tell me the capital and currency of {k}.",
-            "I'm travelling to {k}. Capital city and currency?"], k=k.name)
+    ep.ask(["What is the capital of {k} and which currency do they use?",
+            "Tell me the capital and currency of {k}.", "I'm travelling to {k}. Capital city and currency?"], k=k.name)
     r = ep.call("country_info_for_geodb", {"country": k.name}, f"I'll get the country facts for {k.name}.")
     cap, cur = ep.fact(r["capital"]), ep.fact(r["currency"])
     ep.conclude(f"capital {cap}, currency {cur}", f"The capital of {k.name} is {cap} and its currency is {cur}; "
@@ -402,33 +404,38 @@ for _api in _UNIT_Q:
 @task("G1", "movie_details_for_cinemadb", "title_lookup_for_filmfinder", n_calls=1, give_up=True)
 def film_missing(w, rng, ep):
     t = fake_name(w, rng, "film", lambda: f"The {rng.choice(FAKE_WORDS)} {rng.choice(['Harbor', 'Orchard', 'Comet'])}")
-    ep.ask(["Who directed the film \"{t}\"?", "When was \"{t}\" released, and how is it rated?"], t=t)
+    ep.ask(["Who directed the film \"{t}\"?", "When was \"{t}\" released, and how is it rated?",
+            "Tell me the rating of the movie \"{t}\".", "I heard about a film called \"{t}\". Who made it?"], t=t)
     ep.call("movie_details_for_cinemadb", {"title": t}, f"I'll look up \"{t}\" in cinemadb.")
 
 
 @task("G1", "recipe_details_for_cookbook", "recipe_lookup_for_tastyapi", n_calls=1, give_up=True)
 def recipe_missing(w, rng, ep):
     n = fake_name(w, rng, "recipe", lambda: f"{rng.choice(FAKE_WORDS)} {rng.choice(['Lentil', 'Tofu'])} Tart")
-    ep.ask(["How many calories are in {n}?", "How long does {n} take to cook?"], n=n)
+    ep.ask(["How many calories are in {n}?", "How long does {n} take to cook?", "What ingredients go into {n}?",
+            "Give me the recipe details for {n}."], n=n)
     ep.call("recipe_details_for_cookbook", {"name": n}, f"I'll look up the recipe {n}.")
 
 
 @task("G1", "stock_quote_for_marketdata", "quote_for_tickerfeed", n_calls=1, give_up=True)
 def stock_missing(w, rng, ep):
     s = fake_name(w, rng, "stock", lambda: "".join(rng.choice("QWXYZJ") for _ in range(4)))
-    ep.ask(["What's the share price of {s}?", "Quote for ticker {s}, please."], s=s)
+    ep.ask(["What's the share price of {s}?", "Quote for ticker {s}, please.", "How is {s} stock doing today?",
+            "What's {s} trading at right now?"], s=s)
     ep.call("stock_quote_for_marketdata", {"symbol": s}, f"I'll request a quote for {s}.")
 
 
 @task("G1", "flight_status_for_skyroute", "track_flight_for_flightradar", n_calls=1, give_up=True)
 def flight_missing(w, rng, ep):
     n = fake_name(w, rng, "flight", lambda: f"ZZ{rng.randint(10, 99)}")
-    ep.ask(["Is flight {n} on time?", "Status of flight {n}?"], n=n)
+    ep.ask(["Is flight {n} on time?", "Status of flight {n}?", "Has flight {n} been delayed?",
+            "I'm picking someone up from flight {n}. Is it on schedule?"], n=n)
     ep.call("flight_status_for_skyroute", {"flight_number": n}, f"I'll check flight {n}.")
 
 
 @task("G1", "current_weather_for_skycast", "weather_now_for_weatherly", n_calls=1, give_up=True)
 def city_missing(w, rng, ep):
     c = fake_name(w, rng, "city", lambda: f"{rng.choice(FAKE_WORDS)}ville")
-    ep.ask(["What's the weather in {c} right now?", "How warm is it in {c} today?"], c=c)
+    ep.ask(["What's the weather in {c} right now?", "How warm is it in {c} today?",
+            "Current temperature and conditions in {c}, please.", "Do I need an umbrella in {c} right now?"], c=c)
     ep.call("current_weather_for_skycast", {"city": c}, f"I'll ask skycast about {c}.")
