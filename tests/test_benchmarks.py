@@ -97,6 +97,11 @@ def test_bench_e2e_reports_timings(tmp_path):
     assert [s["stage"] for s in r["stages"]] == ["data", "backbone", "train"]
     assert r["stages_total_s"] == pytest.approx(92.0)
     assert r["targets"]["met"] is True
+    import report  # the README table is filled from the result files
+
+    table = report.rows(out)
+    assert [row["measure"] for row in table] == ["study --smoke: wall-clock (exit –)", "study --smoke: per stage"]
+    assert table[1]["value"] == "data 2 s, backbone 30 s, train 60 s"
 
 
 def test_bench_e2e_bad_timings_names_the_file(tmp_path):
