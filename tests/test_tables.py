@@ -136,7 +136,8 @@ def _fake_eval(calls):
         seed = int(run_dir.name.rsplit("-s", 1)[1])
         bonus = 0.2 if run_dir.name.startswith("alpha_umi") else 0.0
         write_json(run_dir / "eval" / spec.name / "metrics.json",
-                   {"plan_em": 0.5 + bonus + 0.01 * seed, "hallu_rate": 0.1, "counts": {"samples": 3}})
+                   {"plan_em": 0.5 + bonus + 0.01 * seed, "hallu_rate": 0.1, "counts": {"samples": 3}, "limit": 5,
+                    "smoke": True})
     return evaluate
 
 
@@ -148,7 +149,7 @@ def test_ablation_grid_reuses_finished_work_and_records_failures(tmp_path):
     res = run_ablation(cfg, train_fn=_fake_train(trains), evaluate_fn=_fake_eval(evals), report=True, say=lambda s: None)
     assert sorted(trains) == [("alpha_umi", "merge", 0, True), ("alpha_umi", "merge", 1, True),
                               ("single_llm", "copy", 0, True), ("single_llm", "copy", 1, True)]
-    assert evals[0] == ("single_llm-s0", "toolworld-id-static", {"limit": 5})
+    assert evals[0] == ("single_llm-s0", "toolworld-id-static", {"smoke": True, "limit": 5})
     assert res.counts == {"trained": 4, "reused_runs": 0, "evaluated": 6, "reused_evals": 0, "failed_runs": 0,
                           "failed_evals": 2}
     assert [(f["run"], f["stage"], f["benchmark"]) for f in res.failures] == [
@@ -184,3 +185,9 @@ def test_ablation_failed_training_is_counted_and_config_is_validated(tmp_path):
     with pytest.raises(DataError, match="expected BENCHMARK"):
         EvalSpec.parse("tw:live")
     assert train_config(cfg, "alpha_umi_merge", 3).init == "merge"
+
+
+def test_default_columns_are_known_metrics_only():
+    df = pd.concat([_tidy(), pd.DataFrame([("x", "alpha_umi", 0, "real_time", "wall_s", 12.0)], columns=TIDY_COLUMNS)])
+    assert "wall_s" not in to_markdown(df)
+    assert "real_time: wall_s" in to_markdown(df, TableOptions(metrics=("wall_s",)))

@@ -30,7 +30,7 @@ import pandas as pd
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_json, write_json
-from umi_lab.tables import TIDY_COLUMNS
+from umi_lab.tables import PAPER_METRICS, TIDY_COLUMNS
 
 # method name in the grid -> GLPFTConfig fields
 METHOD_VARIANTS: dict[str, dict[str, Any]] = {
@@ -128,11 +128,15 @@ def run_status(run_dir: str | os.PathLike) -> str | None:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
+NOT_METRICS = ("limit", "smoke", "seed")  # numeric settings echoed in metrics.json, not results
+
+
 def metric_rows(metrics: dict[str, Any], *, run: str, method: str, seed: int, benchmark: str) -> list[dict]:
-    """Tidy rows for the numeric top-level entries of a ``metrics.json`` (nested counts are left out)."""
+    """Tidy rows for the numeric top-level entries of a ``metrics.json`` (nested counts and echoed settings
+    are left out). Example: ``metric_rows({"plan_em": 0.5}, run="r", method="m", seed=0, benchmark="b")``."""
     rows = []
     for key, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if key in NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         rows.append({"run": run, "method": method, "seed": seed, "benchmark": benchmark, "metric": key,
                      "value": float(value)})
@@ -205,7 +209,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                 counts["reused_evals"] += 1
             else:
                 try:
-                    evaluate_fn(run_dir, spec, **cfg.eval_overrides)
+                    evaluate_fn(run_dir, spec, **({"smoke": True} if cfg.smoke else {}), **cfg.eval_overrides)
                     if not metrics_path.is_file():
                         raise DataError("evaluation wrote no metrics.json", file=str(metrics_path))
                     counts["evaluated"] += 1
@@ -256,15 +260,21 @@ def write_results(tidy: pd.DataFrame, out: str | os.PathLike, *, failures: Seque
     return paths
 
 
-def write_report(tidy: pd.DataFrame, out: str | os.PathLike, *, run_dirs: Sequence[str | os.PathLike] = ()) -> dict:
-    """Paper table (LaTeX + Markdown), metric bars per benchmark and loss curves of the given runs."""
+def write_report(tidy: pd.DataFrame, out: str | os.PathLike, *, run_dirs: Sequence[str | os.PathLike] = (),
+                 metrics: Sequence[str] = PAPER_METRICS) -> dict:
+    """Paper table (LaTeX + Markdown) and metric bars per benchmark over ``metrics``, and loss curves of the
+    given runs. Example: ``write_report(load_tidy("results.csv"), "runs/ablation")``."""
     from umi_lab.plots import plot_loss_curves, plot_metric_bars
-    from umi_lab.tables import write_tables
+    from umi_lab.tables import TableOptions, write_tables
 
     out = Path(out)
-    paths: dict[str, Any] = {f"table_{k}": v for k, v in write_tables(tidy, out / "tables").items()}
+    opts = TableOptions(metrics=tuple(metrics))
+    paths: dict[str, Any] = {f"table_{k}": v for k, v in write_tables(tidy, out / "tables", opts).items()}
     for bench in dict.fromkeys(tidy["benchmark"]):
-        paths[f"bars_{bench}"] = plot_metric_bars(tidy, out / "plots" / f"metrics_{bench}", benchmark=bench)[0]
+        present = [m for m in metrics if m in set(tidy.loc[tidy["benchmark"] == bench, "metric"])]
+        if present:
+            paths[f"bars_{bench}"] = plot_metric_bars(tidy, out / "plots" / f"metrics_{bench}", benchmark=bench,
+                                                      metrics=present)[0]
     for run_dir in run_dirs:
         history = Path(run_dir) / "loss_history.jsonl"
         if history.is_file() and history.stat().st_size:

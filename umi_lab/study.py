@@ -28,6 +28,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_records, write_json
+from umi_lab.tables import PAPER_METRICS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOOLWORLD_DIR = PROJECT_ROOT / "data" / "toolworld"
@@ -85,6 +86,7 @@ class _Stages:
             return fn()
         finally:
             self.timings[name] = round(time.perf_counter() - t0, 3)
+            self.timings.pop("total", None)
             self.timings["total"] = round(time.perf_counter() - self.t_start, 3)
             write_json(self.out / "timings.json", self.timings)
             self.say(f"--- {name}: {self.timings[name]:.1f} s")
@@ -186,7 +188,8 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         if result.tidy.empty:
             say("  no results to report (every run or evaluation failed; see failures.json)")
             return {}
-        paths = write_report(result.tidy, out, run_dirs=[abl_cfg.run_dir(m, cfg.seeds[0]) for m in cfg.methods])
+        paths = write_report(result.tidy, out, run_dirs=[abl_cfg.run_dir(m, cfg.seeds[0]) for m in cfg.methods],
+                             metrics=PAPER_METRICS)
         paths.update(_decision_plot(abl_cfg, out))
         say((out / "tables" / "table.md").read_text())
         return paths

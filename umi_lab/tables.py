@@ -28,18 +28,21 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "hard_f1": ("Arg F1 hard", False, True),
     "f1": ("Arg F1", False, True),
     "rouge": ("Rouge-L", False, True),
-    # real-time evaluation
-    "success_rate": ("Success", False, True),
+    # real-time evaluation (umi_lab.evaluate / agent.trajectory_stats)
     "pass_rate": ("Pass", False, True),
+    "success_rate": ("Success", False, True),
     "accuracy": ("Acc", False, True),
+    "conclusion_rate": ("Concluded", False, True),
     "give_up_rate": ("Give up", True, True),
-    "error_rate": ("Errors", True, True),
+    "hallucinated_tool_rate": ("Hallu tool", True, True),
+    "invalid_argument_rate": ("Bad args", True, True),
+    "tool_error_rate": ("Tool errors", True, True),
     "avg_steps": ("Steps", True, False),
-    "avg_tool_calls": ("Calls", True, False),
-    "avg_latency_s": ("Latency (s)", True, False),
+    "avg_model_calls": ("Model calls", True, False),
 }
 STATIC_METRICS = ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "rouge")  # static_eval's keys
-REALTIME_METRICS = ("success_rate", "pass_rate", "accuracy", "give_up_rate", "avg_steps")
+REALTIME_METRICS = ("pass_rate", "success_rate", "accuracy", "give_up_rate", "hallucinated_tool_rate", "avg_steps")
+PAPER_METRICS = STATIC_METRICS + REALTIME_METRICS  # Table 1's columns plus the real-time ones
 
 METHOD_ORDER = ("single_llm", "single_llm_multitask", "multi_llm_one_stage", "alpha_umi", "alpha_umi_merge")
 METHOD_LABELS = {
@@ -120,8 +123,8 @@ def _layout(agg: pd.DataFrame, opts: TableOptions) -> tuple[list[str], list[str]
         present = set(agg.loc[agg["benchmark"] == b, "metric"])
         if opts.metrics:
             per_bench[b] = [m for m in opts.metrics if m in present]
-        else:
-            per_bench[b] = _ordered(sorted(present), [*STATIC_METRICS, *REALTIME_METRICS, *METRICS])
+        else:  # the known metrics; bookkeeping numbers (counts, seconds) stay in the tidy table only
+            per_bench[b] = [m for m in dict.fromkeys([*STATIC_METRICS, *REALTIME_METRICS, *METRICS]) if m in present]
     per_bench = {b: ms for b, ms in per_bench.items() if ms}
     return methods, list(per_bench), per_bench
 
@@ -172,6 +175,8 @@ def _percent_note(opts: TableOptions, metrics: list[str]) -> bool:
 
 def to_markdown(tidy: pd.DataFrame, opts: TableOptions | None = None) -> str:
     """Markdown table: one row per method, ``benchmark: metric`` columns, best value in ``**bold**``.
+
+    Without ``opts.metrics`` the columns are the known metrics (``METRICS``) present in the table.
 
     Example: ``print(to_markdown(load_tidy("results.csv")))``.
     """

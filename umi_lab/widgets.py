@@ -28,8 +28,9 @@ ROLE_COLOURS = {"user": "#4b5563", "assistant": "#1d4ed8", "caller": "#b45309", 
                 "conclusion": "#7c3aed"}
 ROLE_LABELS = {"user": "user", "assistant": "planner", "caller": "caller", "observation": "observation",
                "conclusion": "summarizer: final answer"}
-STEP_ROLE_FOR_TURN = {"assistant": ("planner", "backbone", "multitask"), "caller": ("caller", "backbone", "multitask"),
-                      "conclusion": ("summarizer", "backbone", "multitask")}
+# which model call produced a turn; one backbone call (Single-LLM) writes the thought and the action or
+# answer together, so it is shown on the assistant turn only
+STEP_ROLE_FOR_TURN = {"assistant": ("planner", "backbone"), "caller": ("caller",), "conclusion": ("summarizer",)}
 LONG_OBSERVATION = 300
 CSS = """
 .umi-view{display:flex;gap:10px;align-items:flex-start;font-family:sans-serif;font-size:13px}
