@@ -53,6 +53,10 @@ EQUAL = [
     ("x^2-1", "(x-1)(x+1)"), ("\\sqrt{8}", "2\\sqrt{2}"), ("\\pi/2", "\\frac{\\pi}{2}"), ("y=2x+1", "y=1+2x"),
     ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}"), ("2\\sqrt{3}", "\\sqrt{12}"), ("3\\pi", "\\pi\\cdot3"),
     ("\\frac{x}{2}+\\frac{x}{3}", "\\frac{5x}{6}"), ("a^{2}b", "ba^2"),
+    ("(1,500)", "(1, 500)"), ("3.1416", "\\pi"), ("(-\\infty, 0) \\cup (0, \\infty)", "(0,\\infty)\\cup(-\\infty,0)"),
+    ("x \\in [1, 2]", "[1,2]"), ("1011_{2}", "1011_2"), ("2xy", "2yx"), ("\\frac{1}{2}\\pi", "\\frac{\\pi}{2}"),
+    ("575\\text{students}", "575"), ("\\frac{\\sqrt{2}}{2} \\approx 0.707", "\\frac{1}{\\sqrt2}"), ("007", "7"),
+    ("(t+1)(t+1)", "(t+1)^2"), ("\\begin{bmatrix}1&0\\\\0&1\\end{bmatrix}", "\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}"), ("1,000 dollars", "1000"),
     # list-valued predictions are graded by their first element
     (["5", "6"], "5"),
 ]
@@ -62,7 +66,8 @@ NOT_EQUAL = [
     ("\\sqrt{2}", "2"), ("5\\sqrt{2}", "5"), ("(1,2)", "(2,1)"), ("1,2", "1,2,3"), ("x+1", "x-1"),
     ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}2\\\\1\\end{pmatrix}"), ("A", "B"), ("", "3"),
     ("The answer is 17.", "18"), ("\\frac{1}{2}", "\\frac{1}{3}"), ("0", "1"), ("1000", "100"), ("12.5", "12.6"),
-    ("y=2x+1", "y=2x-1"), (None, "3"), ([], "3"), (["6", "5"], "5"), ("no", "yes"), ("x", "y"), ("\\pi", "3"),
+    ("y=2x+1", "y=2x-1"), (None, "3"), ("Monday", "Dynamo"), ("(1,500)", "(1500)"), ("3.14", "\\pi"),
+    ("8 apples and 2 oranges", "8"), ("3pi", "3"), ("\\sqrt{5},-\\sqrt{7}", "\\sqrt{5}"), ("7", "7.001"), ("even", "\\text{evens}"), ([], "3"), (["6", "5"], "5"), ("no", "yes"), ("x", "y"), ("\\pi", "3"),
 ]
 
 
@@ -141,7 +146,7 @@ def test_missing_gold_is_a_located_error(tmp_path):
     assert (e.value.record, e.value.field) == (1, "g") and str(path) in str(e.value)
 
 
-def _slow(a, b):
+def _slow(a, b, rel_tol=1e-4):
     time.sleep(30)
     return True
 

@@ -170,6 +170,7 @@ def normalize_answer(text: Any) -> str:
     '(3,4)'
     """
     s = extract_answer(text) if not isinstance(text, str) else text
+    s = re.split(r"\\approx|≈", s)[0]  # "\frac{\sqrt3}{3} \approx 0.577": the exact part counts
     s = s.translate(_UNICODE)
     s = s.replace("\\$", "").replace("$", "").replace("\\%", "%").replace("{,}", "")
     s = re.sub(r"\\(?:displaystyle|textstyle|left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])", "", s)
@@ -181,7 +182,10 @@ def normalize_answer(text: Any) -> str:
     s = _unwrap(s, _WRAPPERS)
     s = re.sub(r"\\(?:boxed|fbox)\s*(?=\{)", "", s)
     s = _fix_fracs(s)
-    s = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), s)
+    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\s*[a-zA-Z%][^,()\[\]{}]*)?", s.strip()):
+        s = s.replace(",", "")  # a single number with thousands separators (not a tuple like (1,500))
+    s = re.sub(r"^\s*[a-zA-Z]\s*\\in\s*", "", s)  # "x \in [1, 2]"
+    s = re.sub(r"_\{(\w+)\}", r"_\1", s)  # 1011_{2} -> 1011_2
     s = s.strip()
     # a leading "x =" / "k=" / "f(x) =" naming the unknown (only when one "=" is present)
     m = re.fullmatch(r"\s*([a-zA-Z](?:_\{?\w+\}?)?|[a-zA-Z]\([a-zA-Z]\))\s*=\s*(.+)", s, re.S)
@@ -195,7 +199,7 @@ def normalize_answer(text: Any) -> str:
 
 # ---------------------------------------------------------------------------------------------- numbers
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_UNIT_WORDS = re.compile(r"[a-zA-Z][a-zA-Z./^0-9 ]*")
+_UNIT_WORDS = re.compile(r"[a-zA-Z][a-zA-Z./ ]*(?:\^\{?[23]\}?)?[a-zA-Z./ ]*")
 
 
 def _plain_number(s: str) -> Fraction | None:
@@ -275,7 +279,9 @@ _UNITS = {"cm", "mm", "m", "km", "kg", "g", "mg", "s", "sec", "min", "h", "hr", 
 
 
 def _known_unit(rest: str) -> bool:
-    return rest.strip().split(" ")[0].lower() in _UNITS
+    word = rest.strip().split(" ")[0].lower()
+    letters = re.match(r"[a-z]*", word).group(0)
+    return word in _UNITS or (len(letters) >= 3 and letters not in _MATH_WORDS)
 
 
 def _close(a: Fraction, b: Fraction, rel_tol: float) -> bool:
@@ -417,7 +423,7 @@ def to_sympy_text(s: str) -> str:
     return s
 
 
-def _sympy_equal(a: str, b: str) -> bool:
+def _sympy_equal(a: str, b: str, rel_tol: float = 1e-4) -> bool:
     """Runs inside the worker: parse both and compare (difference simplifies to 0, or equal values)."""
     import sympy
     from sympy.parsing.sympy_parser import (
@@ -451,7 +457,7 @@ def _sympy_equal(a: str, b: str) -> bool:
     if not x_eq and not x.free_symbols and not y.free_symbols:
         try:
             xv, yv = complex(sympy.N(x)), complex(sympy.N(y))
-            return abs(xv - yv) <= 1e-6 * max(1.0, abs(yv))
+            return abs(xv - yv) <= max(rel_tol * max(abs(xv), abs(yv)), 1e-12)
         except (TypeError, ValueError):
             return False
     return False
@@ -460,11 +466,11 @@ def _sympy_equal(a: str, b: str) -> bool:
 def _worker(conn) -> None:
     while True:
         try:
-            a, b = conn.recv()
+            a, b, rel_tol = conn.recv()
         except EOFError:
             return
         try:
-            result = bool(_sympy_equal(a, b))
+            result = bool(_sympy_equal(a, b, rel_tol))
         except Exception:
             result = False
         conn.send(result)
@@ -488,11 +494,11 @@ class SympyWorker:
         self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
         self.proc.start()
 
-    def equal(self, a: str, b: str, *, timeout_s: float = 3.0) -> bool | None:
+    def equal(self, a: str, b: str, *, timeout_s: float = 3.0, rel_tol: float = 1e-4) -> bool | None:
         """True/False, or None when the comparison ran out of time (the worker is then replaced)."""
         if self.proc is None or not self.proc.is_alive():
             self._start()
-        self.conn.send((a, b))
+        self.conn.send((a, b, rel_tol))
         if self.conn.poll(timeout_s + 2.0 if not getattr(self, "_warm", False) else timeout_s):
             self._warm = True
             return self.conn.recv()
@@ -518,6 +524,12 @@ def _letters(s: str) -> str:
 
 
 _MATH_WORDS = {"sqrt", "pi", "oo", "inf", "exp", "log", "ln", *_FUNCS}
+
+
+def _is_text(s: str) -> bool:
+    """A word of three or more letters that is no maths name: compare as text, never as a product of symbols."""
+    words = re.findall(r"[A-Za-z]{3,}", re.sub(r"\\[A-Za-z]+", " ", s))
+    return any(w.lower() not in _MATH_WORDS for w in words)
 
 
 def _is_sentence(s: str) -> bool:
@@ -566,9 +578,11 @@ def _equal_norm(p: str, g: str, settings: GradeSettings, depth: int = 0) -> bool
         gl, gr = g.split("=")
         if eq(pl, gl) and eq(pr, gr):
             return True
-    if not settings.symbolic or _is_sentence(p) or _is_sentence(g):
+    if "\\cup" in p and "\\cup" in g:  # unions of intervals, in any order
+        return _match_unordered(p.split("\\cup"), g.split("\\cup"), eq)
+    if not settings.symbolic or _is_text(p) or _is_text(g):
         return False
-    return bool(_WORKER.equal(p, g, timeout_s=settings.timeout_s))
+    return bool(_WORKER.equal(p, g, timeout_s=settings.timeout_s, rel_tol=settings.rel_tol))
 
 
 def answers_equal(prediction: Any, reference: Any, settings: GradeSettings | None = None) -> bool:
