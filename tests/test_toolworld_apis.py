@@ -5,6 +5,8 @@ import math
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from umi_lab.errors import DataError
 from umi_lab.tools.registry import (
@@ -365,3 +367,36 @@ def test_down_from_a_given_call_on(tw):
     env = tw.env_for({"tools": ["timezone_for_geodb"], "fault_plan": plan})
     statuses = [env.call("timezone_for_geodb", '{"city": "Namyst"}').status for _ in range(4)]
     assert statuses == [OK, TOOL_ERROR, TOOL_ERROR, TOOL_ERROR]
+
+
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) |
+                            st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                      max_size=3), max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from([a.name for a in APIS]), data=st.data())
+def test_env_never_crashes_on_arbitrary_arguments(tw, name, data):
+    """Any argument object or text gives a clean observation; only validation or lookups can fail."""
+    params = list(API_BY_NAME[name].params)
+    keys = st.sampled_from(params) if params else st.text(max_size=5)
+    args = data.draw(st.dictionaries(keys, _JSON_VALUES, max_size=4) | st.text(max_size=30))
+    obs = tw.env_for(None).call(name, args if isinstance(args, str) else json.dumps(args))
+    body = json.loads(obs.text)
+    assert obs.status in (OK, EMPTY, NOT_FOUND, BAD_ARGUMENTS), body
+    assert (body["error"] == "") == obs.ok
+
+
+_TYPED = {"string": st.text(max_size=15) | st.sampled_from(["Namyst", "USD", "EUR", "2025-06-03", "km", "celsius",
+                                                             "gainers", "9789193795351", "TR330", "VM"]),
+          "integer": st.integers(-10**10, 10**10), "number": st.floats(-1e12, 1e12, allow_nan=False)}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from([a.name for a in APIS]), data=st.data())
+def test_handlers_never_crash_on_well_typed_arguments(tw, name, data):
+    spec = API_BY_NAME[name].params
+    args = {p: data.draw(_TYPED[t]) for p, (t, _, req) in spec.items() if req or data.draw(st.booleans())}
+    obs = tw.env_for(None).call(name, json.dumps(args))
+    assert obs.status in (OK, EMPTY, NOT_FOUND, BAD_ARGUMENTS), obs.text
