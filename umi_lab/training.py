@@ -87,8 +87,8 @@ def encode_sample(sample: dict, tokenizer, *, style: PromptStyle, max_length: in
     >>> ids, flags = encode_sample({"input": "x assistant: ", "target": "hi"}, tok, style=PromptStyle(),
     ...                            max_length=64)  # doctest: +SKIP
     """
-    prompt = tokenizer(style.model_prompt(sample["input"]), add_special_tokens=False)["input_ids"]
-    target = tokenizer(sample["target"], add_special_tokens=False)["input_ids"]
+    prompt = tokenizer(style.model_prompt(sample["input"]), add_special_tokens=False, verbose=False)["input_ids"]
+    target = tokenizer(sample["target"], add_special_tokens=False, verbose=False)["input_ids"]
     eos = tokenizer.eos_token_id
     if not target or target[-1] != eos:
         target = target + [eos]
@@ -229,7 +229,7 @@ def _on_gpu() -> bool:
 
 
 def stage_config(config: GLPFTConfig, role: str, stage: int, output_dir: str | os.PathLike, *,
-                 progress: bool = True) -> GLPFTStageConfig:
+                 progress: bool = True, max_length: int | None = None) -> GLPFTStageConfig:
     """The ``SFTConfig`` for one role of a run (schedule, checkpoints, precision for this machine).
 
     >>> stage_config(GLPFTConfig(), "planner", 2, "/tmp/w").learning_rate
@@ -244,7 +244,7 @@ def stage_config(config: GLPFTConfig, role: str, stage: int, output_dir: str | o
         learning_rate=s.learning_rate, warmup_steps=s.warmup_ratio, weight_decay=s.weight_decay,
         lr_scheduler_type=s.lr_scheduler_type, per_device_train_batch_size=s.batch_size,
         gradient_accumulation_steps=s.gradient_accumulation_steps, max_steps=s.max_steps,
-        max_length=config.effective()["max_length"], seed=config.seed, data_seed=config.seed,
+        max_length=max_length or config.effective()["max_length"], seed=config.seed, data_seed=config.seed,
         logging_steps=config.logging_steps, save_strategy="steps", save_steps=config.save_steps,
         save_total_limit=2, report_to="none", use_cpu=not gpu, bf16=gpu and torch.cuda.is_bf16_supported(),
         gradient_checkpointing=None, activation_checkpointing=gpu, disable_tqdm=not progress, packing=False, padding_free=False,
@@ -413,12 +413,13 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
     roles = list(dict.fromkeys(j.role for j in plan))
     data, fingerprints = load_role_data(config.data, roles, family=config.family, compat=config.compat)
     eff = config.effective()
+    max_length = _fit_context(model_path, eff["max_length"])
     _, tokenizer = load_backbone(model_path, device="cpu")
     datasets, stats = {}, {}
     for role in roles:
         samples = data[role][: eff["max_samples"]] if eff["max_samples"] else data[role]
         datasets[role], st = build_dataset(samples, tokenizer, style=config.prompt_style,
-                                           max_length=eff["max_length"], min_prompt_tokens=config.min_prompt_tokens,
+                                           max_length=max_length, min_prompt_tokens=config.min_prompt_tokens,
                                            file=f"{config.data}:{role}")
         stats[role] = st.__dict__
 
@@ -427,7 +428,7 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
         write_json(run_dir / "config.json", {**config.to_dict(), "model_name_or_path": model_path})
         write_json(run_dir / "fingerprints.json", fingerprints)
         write_json(run_dir / "versions.json", _versions())
-        write_json(run_dir / "data_stats.json", stats)
+        write_json(run_dir / "data_stats.json", {"max_length": max_length, **stats})
     _set_status(run_dir, "running")
     history = run_dir / "loss_history.jsonl"
     user_callbacks = list(callbacks)
@@ -453,7 +454,8 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
             for cb in user_callbacks:
                 if isinstance(cb, LossRecorder):
                     cb.stage, cb.role = job.stage, job.role
-            trainer = SFTTrainer(model=model, args=stage_config(config, job.role, job.stage, work, progress=progress),
+            trainer = SFTTrainer(model=model, args=stage_config(config, job.role, job.stage, work, progress=progress,
+                                                                  max_length=max_length),
                                  train_dataset=datasets[job.role], processing_class=tokenizer,
                                  callbacks=[recorder, *user_callbacks])
             trainer.train(resume_from_checkpoint=checkpoint)
@@ -473,6 +475,14 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
         shutil.rmtree(run_dir / "work", ignore_errors=True)
     _set_status(run_dir, "done")
     return run_dir
+
+
+def _fit_context(model_path: str, max_length: int) -> int:
+    """``max_length`` capped at the model's context window (recorded in ``data_stats.json``)."""
+    from transformers import AutoConfig
+
+    context = getattr(AutoConfig.from_pretrained(model_path), "max_position_embeddings", None)
+    return min(max_length, context) if context else max_length
 
 
 def _merged_base(config: GLPFTConfig, run_dir: Path, model_path: str) -> Path:
