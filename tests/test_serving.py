@@ -83,3 +83,15 @@ def test_single_llm_run_serves_backbone(tmp_path):
     assert m.role_map["backbone"] == "backbone" and m.method == "single_llm"
     out = m.generate([m.prompt("backbone", TOOLS, "user: hi</s>")], ["backbone"], GenerationSettings(max_new_tokens=5))
     assert out[0].generated_tokens <= 5
+
+
+@pytest.mark.gpu
+def test_cuda_mixed_and_grouped_batches_agree(tmp_path):
+    run = build_random_run(tmp_path / "gpu", method="alpha_umi", seed=4)
+    models = RoleModels.from_run(run, device="cuda", dtype="float32")
+    assert models.device.type == "cuda"
+    prompts = _prompts(models)
+    roles = [ROLES[i % 3] for i in range(len(prompts))]
+    mixed = models.generate(prompts, roles, GenerationSettings(max_new_tokens=10, mixed_roles=True))
+    grouped = models.generate(prompts, roles, GenerationSettings(max_new_tokens=10, mixed_roles=False))
+    assert [g.text for g in mixed] == [g.text for g in grouped]

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from umi_lab.errors import DataError
 from umi_lab.prompts import EOS_MARK, PromptStyle, role_input
 
@@ -203,6 +201,8 @@ class RoleModels:
 
     def _generate_batch(self, prompts: list[str], adapters: list[str], settings: GenerationSettings,
                         limit: int) -> list[Generation]:
+        import torch
+
         tok = self.tokenizer
         encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         truncated = [len(ids) > limit for ids in encoded]
@@ -243,6 +243,8 @@ class RoleModels:
 
 
 def _load_base(path: str | os.PathLike, device, dtype):
+    import torch
+
     from umi_lab.backbone import load_backbone
 
     if device is None:
@@ -258,6 +260,7 @@ def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", met
     Useful to smoke-test serving, agents and evaluation without training; each adapter gets its own seed
     so the roles really differ. Example: ``build_random_run("/tmp/run", method="single_llm")``.
     """
+    import torch
     from peft import LoraConfig, get_peft_model
 
     from umi_lab.backbone import resolve_model
