@@ -88,6 +88,10 @@ class ToolWorldEnv(FunctionRegistry):
         return None
 
     def call(self, name: str, arguments) -> Observation:
+        """Apply the fault plan and the quota, then call the API.
+
+        Example: ``env.call("timezone_for_geodb", '{"city": "Namyst"}')``.
+        """
         self.stats["calls"] += 1
         if name in self.specs:
             self.calls_per_api[name] += 1

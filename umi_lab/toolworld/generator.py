@@ -91,10 +91,12 @@ class Episode:
         return fmt(value)
 
     def conclude(self, note: str, answer: str) -> None:
+        """End with a planner turn citing ``note`` and the conclusion ``answer``."""
         self.turns.append(("assistant", self.rng.choice(_CONCLUDE).format(note=note) + " Next: conclusion."))
         self.turns.append(("conclusion", answer))
 
     def give_up(self, thought: str) -> None:
+        """End with a planner turn that gives up."""
         self.turns.append(("assistant", thought + " Next: give up."))
 
     # ------------------------------------------------------------ calling
@@ -161,6 +163,8 @@ class Episode:
 
 @dataclass(frozen=True)
 class TaskType:
+    """A registered task type: its level, the APIs it calls (in order), how many calls it makes, its function."""
+
     name: str
     level: str
     apis: tuple[str, ...]
@@ -170,6 +174,7 @@ class TaskType:
 
     @property
     def categories(self) -> list[str]:
+        """Categories of its APIs, first use first."""
         out: list[str] = []
         for a in self.apis:
             c = API_BY_NAME[a].category
@@ -179,6 +184,7 @@ class TaskType:
 
     @property
     def held_out(self) -> bool:
+        """Whether it needs an out-of-domain API."""
         return any(is_held_out(a) for a in self.apis)
 
 

@@ -78,6 +78,8 @@ class Call:
 
 @dataclass
 class SuccessResult:
+    """The verdict on one episode; ``reasons`` says in words why it failed (empty when it passed)."""
+
     passed: bool
     missing_facts: list[str] = field(default_factory=list)
     failed_calls: list[str] = field(default_factory=list)
@@ -85,6 +87,7 @@ class SuccessResult:
     reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, e.g. for ``toolworld check --out``."""
         return {"passed": self.passed, "missing_facts": self.missing_facts, "failed_calls": self.failed_calls,
                 "hallucinated_tools": self.hallucinated_tools, "reasons": self.reasons}
 

@@ -8,6 +8,7 @@ from umi_lab.toolworld.generator import fmt, join_list, pick, random_route, task
 # ====================================================================== G2: one category, several calls
 @task("G2", "current_weather_for_skycast", "sun_times_for_weatherly")
 def weather_and_sun(w, rng, ep):
+    """Asks e.g. "What's the weather in {c} now, and when does the sun set?"."""
     c = pick(rng, w.cities)
     ep.ask(["What's the weather in {c} now, and when does the sun set?",
             "Current conditions in {c} plus today's sunrise and sunset, please.",
@@ -23,6 +24,7 @@ def weather_and_sun(w, rng, ep):
 
 @task("G2", "current_weather_for_skycast", "air_quality_for_skycast")
 def weather_and_air(w, rng, ep):
+    """Asks e.g. "Is it a good day for a run in {c}? Tell me the temperature and the air quality."."""
     c = pick(rng, w.cities)
     ep.ask(["Is it a good day for a run in {c}? Tell me the temperature and the air quality.",
             "Weather and AQI for {c} right now?", "How hot is it in {c}, and how clean is the air?"], c=c.name)
@@ -35,6 +37,7 @@ def weather_and_air(w, rng, ep):
 
 @task("G2", "exchange_rate_for_currencyhub", "convert_for_currencyhub")
 def money_rate_and_convert(w, rng, ep):
+    """Asks e.g. "What's the {a} to {b} rate, and how much is {n} {a} in {c}?"."""
     a, b, c = rng.sample(w.currencies, 3)
     amt = rng.choice([20, 100, 300, 1200])
     ep.ask(["What's the {a} to {b} rate, and how much is {n} {a} in {c}?",
@@ -53,6 +56,7 @@ def money_rate_and_convert(w, rng, ep):
 
 @task("G2", "movies_by_director_for_cinemadb", "movie_details_for_cinemadb")
 def film_latest_by(w, rng, ep):
+    """Asks e.g. "What is {d}'s most recent film and how is it rated?"."""
     d = pick(rng, sorted({f.director for f in w.films}))
     ep.ask(["What is {d}'s most recent film and how is it rated?",
             "Find the latest movie by {d} and its rating.",
@@ -67,6 +71,7 @@ def film_latest_by(w, rng, ep):
 
 @task("G2", "top_rated_for_cinemadb", "movie_cast_for_cinemadb")
 def film_top_cast(w, rng, ep):
+    """Asks e.g. "Who acts in the best rated {g} film?"."""
     g = pick(rng, sorted({f.genre for f in w.films}))
     ep.ask(["Who acts in the best rated {g} film?", "Find the top {g} movie and tell me its cast.",
             "What's the highest rated {g} film, and who is in it?"], g=g)
@@ -82,6 +87,7 @@ def film_top_cast(w, rng, ep):
 
 @task("G2", "recipes_by_ingredient_for_cookbook", "recipe_details_for_cookbook")
 def recipepick(w, rng, ep):
+    """Asks e.g. "Pick a recipe with {i} and tell me how long it takes and its calories."."""
     i = pick(rng, sorted({x for r in w.recipes for x in r.ingredients}))
     ep.ask(["Pick a recipe with {i} and tell me how long it takes and its calories.",
             "I want to cook something with {i}. Give me one recipe with its prep time.",
@@ -96,6 +102,7 @@ def recipepick(w, rng, ep):
 
 @task("G2", "cheapest_flight_for_skyroute", "flight_status_for_skyroute")
 def flights_cheapest_status(w, rng, ep):
+    """Asks e.g. "Find the cheapest flight from {a} to {b} and tell me if it's on time."."""
     a, b = random_route(w, rng)
     ep.ask(["Find the cheapest flight from {a} to {b} and tell me if it's on time.",
             "What's the lowest fare from {a} to {b}, and what's that flight's status?",
@@ -111,6 +118,7 @@ def flights_cheapest_status(w, rng, ep):
 
 @task("G2", "flight_status_for_skyroute", "airport_info_for_skyroute")
 def flights_status_airport(w, rng, ep):
+    """Asks e.g. "Where is flight {n} going, what's its status, and how high is the destination airport?"."""
     f = pick(rng, w.flights)
     ep.ask(["Where is flight {n} going, what's its status, and how high is the destination airport?",
             "Status of {n} and the elevation of the airport it flies to?",
@@ -127,6 +135,7 @@ def flights_status_airport(w, rng, ep):
 
 @task("G2", "symbol_search_for_marketdata", "stock_quote_for_marketdata")
 def stock_by_name(w, rng, ep):
+    """Asks e.g. "What's the share price of {c}?"."""
     s = pick(rng, w.stocks)
     ep.ask(["What's the share price of {c}?", "How much does one share of {c} cost today?",
             "Give me {c}'s stock price and daily change."], c=s.company)
@@ -139,6 +148,7 @@ def stock_by_name(w, rng, ep):
 
 @task("G2", "symbol_search_for_marketdata", "company_profile_for_marketdata", "dividends_for_marketdata")
 def stock_profile_div(w, rng, ep):
+    """Asks e.g. "Who runs {c}, and does it pay a dividend?"."""
     s = pick(rng, w.stocks)
     ep.ask(["Who runs {c}, and does it pay a dividend?", "Tell me {c}'s CEO and dividend yield.",
             "Research {c} for me: CEO, sector and dividend."], c=s.company)
@@ -154,6 +164,7 @@ def stock_profile_div(w, rng, ep):
 
 @task("G2", "country_info_for_geodb", "city_info_for_geodb")
 def geo_capital(w, rng, ep):
+    """Asks e.g. "How many people live in the capital of {k}?"."""
     k = pick(rng, w.countries)
     ep.ask(["How many people live in the capital of {k}?", "What's the population of {k}'s capital?",
             "Tell me the capital of {k} and how big it is."], k=k.name)
@@ -166,6 +177,7 @@ def geo_capital(w, rng, ep):
 
 @task("G2", "cities_in_country_for_geodb", "distance_for_geodb")
 def geo_two_largest(w, rng, ep):
+    """Asks e.g. "How far apart are the two largest cities of {k}?"."""
     k = pick(rng, w.countries)
     ep.ask(["How far apart are the two largest cities of {k}?",
             "Distance between {k}'s biggest and second biggest cities?",
@@ -180,6 +192,7 @@ def geo_two_largest(w, rng, ep):
 
 @task("G2", "country_info_for_geodb", "country_info_for_geodb", "distance_for_geodb")
 def geo_capitals_distance(w, rng, ep):
+    """Asks e.g. "How far is the capital of {a} from the capital of {b}?"."""
     k1, k2 = rng.sample(w.countries, 2)
     ep.ask(["How far is the capital of {a} from the capital of {b}?",
             "Distance between the capitals of {a} and {b}?",
@@ -196,6 +209,7 @@ def geo_capitals_distance(w, rng, ep):
 
 @task("G2", "public_holidays_for_calendarific", "public_holidays_for_calendarific")
 def cal_two_countries(w, rng, ep):
+    """Asks e.g. "List all 2025 public holidays of {a} and {b}."."""
     k1, k2 = rng.sample(w.countries, 2)
     ep.ask(["List all 2025 public holidays of {a} and {b}.",
             "Which public holidays do {a} and {b} have this year?",
@@ -211,6 +225,7 @@ def cal_two_countries(w, rng, ep):
 
 @task("G2", "convert_length_for_unitconv", "convert_mass_for_unitconv")
 def units_two(w, rng, ep):
+    """Asks e.g. "Convert {l} miles to km and {m} lb to kg."."""
     lv, mv = rng.choice([5, 10, 26.2, 42]), rng.choice([2, 15, 70, 180])
     ep.ask(["Convert {l} miles to km and {m} lb to kg.", "I ran {l} miles and weigh {m} lb. Metric, please.",
             "Please convert two things: {l} miles into kilometres and {m} pounds into kilograms.",
@@ -227,6 +242,7 @@ def units_two(w, rng, ep):
 # ====================================================================== G3: across categories
 @task("G3", "country_info_for_geodb", "current_weather_for_skycast")
 def capital_weather(w, rng, ep):
+    """Asks e.g. "What's the weather like in the capital of {k} right now?"."""
     k = pick(rng, w.countries)
     ep.ask(["What's the weather like in the capital of {k} right now?",
             "How warm is it in {k}'s capital today?", "Current conditions in the capital city of {k}?"], k=k.name)
@@ -239,6 +255,7 @@ def capital_weather(w, rng, ep):
 
 @task("G3", "country_info_for_geodb", "exchange_rate_for_currencyhub")
 def country_rate(w, rng, ep):
+    """Asks e.g. "How many units of {k}'s currency do I get for one {b}?"."""
     k = pick(rng, w.countries)
     base = rng.choice(["USD", "EUR"])
     ep.ask(["How many units of {k}'s currency do I get for one {b}?", "What's the {b} exchange rate of the "
@@ -254,6 +271,9 @@ def country_rate(w, rng, ep):
 @task("G3", "cheapest_flight_for_skyroute", "city_info_for_geodb", "country_info_for_geodb",
       "convert_for_currencyhub")
 def flight_local_price(w, rng, ep):
+    """Asks e.g.:
+    What's the cheapest flight from {a} to {b}, and what does it cost in the destination's currency?
+    """
     a, b = random_route(w, rng)
     ep.ask(["What's the cheapest flight from {a} to {b}, and what does it cost in the destination's currency?",
             "Cheapest {a} to {b} fare, converted to the local currency at {b}?",
@@ -274,6 +294,7 @@ def flight_local_price(w, rng, ep):
 
 @task("G3", "cheapest_flight_for_skyroute", "current_weather_for_skycast")
 def flight_and_weather(w, rng, ep):
+    """Asks e.g. "I want to fly from {a} to {b}. Cheapest flight, and what's the weather there now?"."""
     a, b = random_route(w, rng)
     ep.ask(["I want to fly from {a} to {b}. Cheapest flight, and what's the weather there now?",
             "Book-keeping for my trip {a} to {b}: lowest fare and current weather at {b}.",
@@ -291,6 +312,7 @@ def flight_and_weather(w, rng, ep):
 
 @task("G3", "stock_quote_for_marketdata", "convert_for_currencyhub")
 def stock_in_currency(w, rng, ep):
+    """Asks e.g. "What is one share of {s} worth in {c}?"."""
     s = pick(rng, w.stocks)
     cur = pick(rng, w.currencies[1:])
     ep.ask(["What is one share of {s} worth in {c}?", "Price of {s} converted to {c}?",
@@ -304,6 +326,7 @@ def stock_in_currency(w, rng, ep):
 
 @task("G3", "current_weather_for_skycast", "convert_temperature_for_unitconv")
 def weather_kelvin(w, rng, ep):
+    """Asks e.g. "What's the temperature in {c} in kelvin?"."""
     c = pick(rng, w.cities)
     ep.ask(["What's the temperature in {c} in kelvin?",
             "Give me {c}'s current temperature converted to kelvin.",
@@ -317,6 +340,7 @@ def weather_kelvin(w, rng, ep):
 
 @task("G3", "distance_for_geodb", "convert_length_for_unitconv")
 def distance_miles(w, rng, ep):
+    """Asks e.g. "How many miles is it from {a} to {b}?"."""
     a, b = rng.sample(w.cities, 2)
     ep.ask(["How many miles is it from {a} to {b}?", "Distance from {a} to {b} in miles, please.",
             "How far apart are {a} and {b}, in miles?",
@@ -331,6 +355,7 @@ def distance_miles(w, rng, ep):
 
 @task("G3", "city_info_for_geodb", "next_holiday_for_calendarific")
 def city_next_holiday(w, rng, ep):
+    """Asks e.g. "I'll be in {c} from {d}. What's the next public holiday there?"."""
     c = pick(rng, w.cities)
     after = f"2025-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
     ep.ask(["I'll be in {c} from {d}. What's the next public holiday there?",

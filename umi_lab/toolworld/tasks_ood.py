@@ -9,6 +9,7 @@ from umi_lab.toolworld.world import TODAY
 # ====================================================================== out-of-domain: books, dateutil, nutritionix
 @task("G1", "book_details_for_openlibrary")
 def book_info(w, rng, ep):
+    """Asks e.g. "Who wrote \"{t}\" and when was it published?"."""
     b = pick(rng, w.books)
     ep.ask(["Who wrote \"{t}\" and when was it published?", "Give me the author, year and page count of {t}.",
             "Tell me about the book {t}."], t=b.title)
@@ -19,6 +20,7 @@ def book_info(w, rng, ep):
 
 @task("G1", "books_by_author_for_openlibrary")
 def book_author(w, rng, ep):
+    """Asks e.g. "Which books has {a} written?"."""
     a = pick(rng, sorted({b.author for b in w.books}))
     ep.ask(["Which books has {a} written?", "List {a}'s books.", "Bibliography of {a}, please."], a=a)
     r = ep.call("books_by_author_for_openlibrary", {"author": a}, f"I'll list the books by {a}.")
@@ -28,6 +30,7 @@ def book_author(w, rng, ep):
 
 @task("G1", "book_by_isbn_for_openlibrary")
 def book_isbn(w, rng, ep):
+    """Asks e.g. "Which book has ISBN {i}?"."""
     b = pick(rng, w.books)
     ep.ask(["Which book has ISBN {i}?", "Look up ISBN {i} for me: title and author.",
             "What is the title of the book with ISBN {i}?", "I found ISBN {i} on a receipt. Which book is it?"], i=b.isbn)
@@ -38,6 +41,7 @@ def book_isbn(w, rng, ep):
 
 @task("G1", "day_of_week_for_dateutil")
 def date_weekday(w, rng, ep):
+    """Asks e.g. "What day of the week is {d}?"."""
     d = f"{rng.randint(1990, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
     ep.ask(["What day of the week is {d}?", "Which weekday falls on {d}?", "Tell me the weekday of {d}.",
             "Was (or will) {d} be a Monday, a Friday...? Which day is it?"], d=d)
@@ -48,6 +52,7 @@ def date_weekday(w, rng, ep):
 
 @task("G1", "days_between_for_dateutil")
 def date_between(w, rng, ep):
+    """Asks e.g. "How many days are there from {a} to {b}?"."""
     a = f"2025-{rng.randint(1, 6):02d}-{rng.randint(1, 28):02d}"
     b = f"{rng.choice([2025, 2026])}-{rng.randint(7, 12):02d}-{rng.randint(1, 28):02d}"
     ep.ask(["How many days are there from {a} to {b}?", "Count the days between {a} and {b}.",
@@ -59,6 +64,7 @@ def date_between(w, rng, ep):
 
 @task("G1", "nutrition_facts_for_nutritionix")
 def recipe_nutrition(w, rng, ep):
+    """Asks e.g. "How much protein, fat and carbs does {r} have?"."""
     r0 = pick(rng, w.recipes)
     ep.ask(["How much protein, fat and carbs does {r} have?", "Nutrition facts for {r}?",
             "Give me the macros (protein, fat, carbohydrates) of {r}.",
@@ -71,6 +77,7 @@ def recipe_nutrition(w, rng, ep):
 
 @task("G2", "books_by_author_for_openlibrary", "book_details_for_openlibrary")
 def book_latest(w, rng, ep):
+    """Asks e.g. "What is {a}'s latest book and how many pages does it have?"."""
     a = pick(rng, sorted({b.author for b in w.books}))
     ep.ask(["What is {a}'s latest book and how many pages does it have?",
             "Newest book by {a}: rating and length?",
@@ -87,6 +94,7 @@ def book_latest(w, rng, ep):
 
 @task("G2", "next_holiday_for_calendarific", "day_of_week_for_dateutil")
 def holiday_weekday(w, rng, ep):
+    """Asks e.g. "On which weekday does {k}'s next public holiday fall?"."""
     k = pick(rng, w.countries)
     ep.ask(["On which weekday does {k}'s next public holiday fall?", "Is {k}'s next holiday on a weekend?",
             "What day of the week is the next public holiday in {k}?",
@@ -104,6 +112,7 @@ def holiday_weekday(w, rng, ep):
 
 @task("G2", "next_holiday_for_calendarific", "days_between_for_dateutil")
 def holiday_countdown(w, rng, ep):
+    """Asks e.g. "f"How many days from {TODAY.isoformat()} until the next public holiday in {{k}}?""."""
     k = pick(rng, w.countries)
     ep.ask([f"How many days from {TODAY.isoformat()} until the next public holiday in {{k}}?",
             "Countdown: days left until {k}'s next holiday?",
@@ -122,6 +131,7 @@ def holiday_countdown(w, rng, ep):
 
 @task("G2", "recipes_by_ingredient_for_cookbook", "nutrition_facts_for_nutritionix")
 def recipe_protein(w, rng, ep):
+    """Asks e.g. "Find a recipe with {i} and tell me its protein content."."""
     i = pick(rng, sorted({x for r in w.recipes for x in r.ingredients}))
     ep.ask(["Find a recipe with {i} and tell me its protein content.",
             "Protein in a {i} dish? Pick one recipe.",
@@ -137,6 +147,7 @@ def recipe_protein(w, rng, ep):
 
 @task("G3", "book_details_for_openlibrary", "convert_for_currencyhub")
 def book_price_local(w, rng, ep):
+    """Asks e.g. "How much does \"{t}\" cost in {c}?"."""
     b = pick(rng, w.books)
     cur = pick(rng, w.currencies[1:])
     ep.ask(["How much does \"{t}\" cost in {c}?", "Price of the book {t}, converted to {c}?",
@@ -151,6 +162,7 @@ def book_price_local(w, rng, ep):
 
 @task("G3", "city_info_for_geodb", "next_holiday_for_calendarific", "day_of_week_for_dateutil")
 def city_holiday_weekday(w, rng, ep):
+    """Asks e.g. "Which weekday is the next public holiday in the country where {c} lies?"."""
     c = pick(rng, w.cities)
     ep.ask(["Which weekday is the next public holiday in the country where {c} lies?",
             "I'm in {c}. When's the next holiday here and what day of the week is it?",
@@ -169,6 +181,7 @@ def city_holiday_weekday(w, rng, ep):
 
 @task("G3", "book_details_for_openlibrary", "movie_details_for_cinemadb")
 def book_and_film(w, rng, ep):
+    """Asks e.g. "Which came out first, the book \"{b}\" or the film \"{f}\"?"."""
     b, f = pick(rng, w.books), pick(rng, w.films)
     ep.ask(["Which came out first, the book \"{b}\" or the film \"{f}\"?",
             "Compare release years: book {b} vs film {f}.",
@@ -183,6 +196,7 @@ def book_and_film(w, rng, ep):
 
 @task("G1", "book_details_for_openlibrary", n_calls=1, give_up=True)
 def book_missing(w, rng, ep):
+    """Asks e.g. "Who wrote \"{t}\"?"."""
     t = fake_name(w, rng, "book", lambda: f"The {rng.choice(FAKE_WORDS)} {rng.choice(['Almanac', 'Atlas', 'Diary'])}")
     ep.ask(["Who wrote \"{t}\"?", "How many pages does \"{t}\" have?", "When was \"{t}\" published?",
             "Find the author of the book \"{t}\"."], t=t)

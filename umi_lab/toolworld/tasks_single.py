@@ -8,6 +8,7 @@ from umi_lab.toolworld.generator import FAKE_WORDS, fake_name, fmt, join_list, p
 # ====================================================================== G1: one tool
 @task("G1", "current_weather_for_skycast")
 def weather_now(w, rng, ep):
+    """Asks e.g. "What's the weather like in {city} right now? Give the temperature in {unit}."."""
     c = pick(rng, w.cities)
     imperial = rng.random() < 0.25
     unit = "Fahrenheit" if imperial else "Celsius"
@@ -26,6 +27,7 @@ def weather_now(w, rng, ep):
 
 @task("G1", "forecast_for_skycast")
 def weather_forecast(w, rng, ep):
+    """Asks e.g. "What will the high and low temperatures be in {city} on {day}?"."""
     c = pick(rng, w.cities)
     k = rng.randrange(5)
     day = c.weather.forecast[k][0]
@@ -42,6 +44,7 @@ def weather_forecast(w, rng, ep):
 
 @task("G1", "air_quality_for_skycast")
 def air(w, rng, ep):
+    """Asks e.g. "How is the air quality in {city} today?"."""
     c = pick(rng, w.cities)
     ep.ask(["How is the air quality in {city} today?", "What's the AQI in {city}?",
             "Is the air in {city} healthy to breathe right now? Give me the index."], city=c.name)
@@ -52,6 +55,7 @@ def air(w, rng, ep):
 
 @task("G1", "sun_times_for_weatherly")
 def sun(w, rng, ep):
+    """Asks e.g. "When does the sun rise and set in {city} today?"."""
     c = pick(rng, w.cities)
     ep.ask(["When does the sun rise and set in {city} today?", "Sunrise and sunset times for {city}, please.",
             "I want to photograph {city} at dawn and dusk. When are sunrise and sunset?"], city=c.name)
@@ -67,6 +71,7 @@ def _two_currencies(w, rng):
 
 @task("G1", "convert_for_currencyhub")
 def money_convert(w, rng, ep):
+    """Asks e.g. "How much is {amount} {a} in {b}?"."""
     a, b = _two_currencies(w, rng)
     amount = rng.choice([10, 25, 50, 100, 250, 500, 1000, 75.5, 1999.99])
     ep.ask(["How much is {amount} {a} in {b}?", "Convert {amount} {a} to {b} for me.",
@@ -81,6 +86,7 @@ def money_convert(w, rng, ep):
 
 @task("G1", "exchange_rate_for_currencyhub")
 def money_rate(w, rng, ep):
+    """Asks e.g. "What is the exchange rate from {a} to {b}?"."""
     a, b = _two_currencies(w, rng)
     ep.ask(["What is the exchange rate from {a} to {b}?", "How many {b} is one {a} worth today?",
             "Give me the current {a}/{b} rate."], a=a.code, b=b.code)
@@ -92,6 +98,7 @@ def money_rate(w, rng, ep):
 
 @task("G1", "currency_info_for_currencyhub")
 def money_info(w, rng, ep):
+    """Asks e.g. "Which currency has the code {code}, and where is it used?"."""
     cur = pick(rng, w.currencies[2:])
     ep.ask(["Which currency has the code {code}, and where is it used?", "What is {code}? Name the currency.",
             "Tell me about the currency {code}: its name and how many per US dollar."], code=cur.code)
@@ -104,6 +111,7 @@ def money_info(w, rng, ep):
 
 @task("G1", "movie_details_for_cinemadb")
 def film_details(w, rng, ep):
+    """Asks e.g. "Who directed \"{t}\" and when was it released?"."""
     f = pick(rng, w.films)
     ep.ask(["Who directed \"{t}\" and when was it released?", "Give me the director and release year of {t}.",
             "I'm curious about the film {t}: year, director and rating?"], t=f.title)
@@ -115,6 +123,7 @@ def film_details(w, rng, ep):
 
 @task("G1", "movie_cast_for_cinemadb")
 def film_cast(w, rng, ep):
+    """Asks e.g. "Who stars in {t}?"."""
     f = pick(rng, w.films)
     ep.ask(["Who stars in {t}?", "List the main cast of the movie {t}.", "Which actors are in \"{t}\"?"], t=f.title)
     r = ep.call("movie_cast_for_cinemadb", {"title": f.title}, f"I need the cast of \"{f.title}\".")
@@ -124,6 +133,7 @@ def film_cast(w, rng, ep):
 
 @task("G1", "movies_by_director_for_cinemadb")
 def film_director(w, rng, ep):
+    """Asks e.g. "Which films has {d} directed?"."""
     d = pick(rng, sorted({f.director for f in w.films}))
     ep.ask(["Which films has {d} directed?", "List the movies by director {d}.",
             "I liked a film by {d}. What else did they direct?"], d=d)
@@ -135,6 +145,7 @@ def film_director(w, rng, ep):
 
 @task("G1", "top_rated_for_cinemadb")
 def film_top(w, rng, ep):
+    """Asks e.g. "What are the {n} best rated {g} films?"."""
     g = pick(rng, sorted({f.genre for f in w.films}))
     n = rng.choice([1, 3, 5])
     ep.ask(["What are the {n} best rated {g} films?", "Recommend the top {n} {g} movies by rating.",
@@ -147,6 +158,7 @@ def film_top(w, rng, ep):
 
 @task("G1", "recipe_details_for_cookbook")
 def recipe_info(w, rng, ep):
+    """Asks e.g. "How many calories does {r} have and how long does it take to make?"."""
     r0 = pick(rng, w.recipes)
     ep.ask(["How many calories does {r} have and how long does it take to make?",
             "What do I need for {r}, and how long is the preparation?",
@@ -161,6 +173,7 @@ def recipe_info(w, rng, ep):
 
 @task("G1", "recipes_by_ingredient_for_cookbook")
 def recipe_ingredient(w, rng, ep):
+    """Asks e.g. "What can I cook with {i}?"."""
     i = pick(rng, sorted({x for r in w.recipes for x in r.ingredients}))
     ep.ask(["What can I cook with {i}?", "Find me recipes that use {i}.", "I have lots of {i}. Any recipes?"], i=i)
     r = ep.call("recipes_by_ingredient_for_cookbook", {"ingredient": i}, f"I'll search cookbook for recipes with {i}.")
@@ -170,6 +183,7 @@ def recipe_ingredient(w, rng, ep):
 
 @task("G1", "recipes_by_cuisine_for_cookbook")
 def recipe_cuisine(w, rng, ep):
+    """Asks e.g. "What's the quickest {c} dish I can make in at most {m} minutes?"."""
     c = pick(rng, sorted({r.cuisine for r in w.recipes}))
     m = rng.choice([15, 20, 30, 45, 60])
     ep.ask(["What's the quickest {c} dish I can make in at most {m} minutes?",
@@ -191,6 +205,7 @@ def recipe_cuisine(w, rng, ep):
 
 @task("G1", "search_flights_for_skyroute")
 def flights_search(w, rng, ep):
+    """Asks e.g. "Which flights go from {a} to {b}?"."""
     a, b = random_route(w, rng)
     ep.ask(["Which flights go from {a} to {b}?", "List the flights from {a} to {b}, please.",
             "I need to get from {a} to {b} by plane. What flights are there?"], a=a.name, b=b.name)
@@ -202,6 +217,7 @@ def flights_search(w, rng, ep):
 
 @task("G1", "cheapest_flight_for_skyroute")
 def flights_cheapest(w, rng, ep):
+    """Asks e.g. "What's the cheapest flight from {a} to {b}?"."""
     a, b = random_route(w, rng)
     ep.ask(["What's the cheapest flight from {a} to {b}?", "Find me the lowest fare from {a} to {b}.",
             "On a budget: cheapest way to fly {a} to {b}?"], a=a.name, b=b.name)
@@ -214,6 +230,7 @@ def flights_cheapest(w, rng, ep):
 
 @task("G1", "flight_status_for_skyroute")
 def flights_status(w, rng, ep):
+    """Asks e.g. "Is flight {n} on time?"."""
     f = pick(rng, w.flights)
     ep.ask(["Is flight {n} on time?", "What's the status of flight {n}?", "My friend is on {n}. Any delay?"],
            n=f.number)
@@ -225,6 +242,7 @@ def flights_status(w, rng, ep):
 
 @task("G1", "airport_info_for_skyroute")
 def airport(w, rng, ep):
+    """Asks e.g. "Which city is airport {code} in?"."""
     c = pick(rng, w.cities)
     ep.ask(["Which city is airport {code} in?", "Where is the airport with code {code}?",
             "My ticket says {code}. Which city and country is that?"], code=c.airport)
@@ -235,6 +253,7 @@ def airport(w, rng, ep):
 
 @task("G1", "stock_quote_for_marketdata")
 def stock_price(w, rng, ep):
+    """Asks e.g. "What is {s} trading at?"."""
     s = pick(rng, w.stocks)
     ep.ask(["What is {s} trading at?", "Current share price of {s}, please.", "How is {s} stock doing today?"],
            s=s.symbol)
@@ -245,6 +264,7 @@ def stock_price(w, rng, ep):
 
 @task("G1", "company_profile_for_marketdata")
 def stock_profile(w, rng, ep):
+    """Asks e.g. "Who is the CEO of the company with ticker {s}?"."""
     s = pick(rng, w.stocks)
     ep.ask(["Who is the CEO of the company with ticker {s}?", "Tell me about {s}: company, sector and CEO.",
             "Which sector is {s} in and who runs it?"], s=s.symbol)
@@ -256,6 +276,7 @@ def stock_profile(w, rng, ep):
 
 @task("G1", "dividends_for_marketdata")
 def stock_dividend(w, rng, ep):
+    """Asks e.g. "Does {s} pay a dividend? What's the yield?"."""
     s = pick(rng, w.stocks)
     ep.ask(["Does {s} pay a dividend? What's the yield?", "Dividend yield of {s}?",
             "I want income stocks. How much does {s} yield?"], s=s.symbol)
@@ -270,6 +291,7 @@ def stock_dividend(w, rng, ep):
 
 @task("G1", "top_movers_for_marketdata")
 def stock_movers(w, rng, ep):
+    """Asks e.g. "What are today's top {n} {d}?"."""
     d = rng.choice(["gainers", "losers"])
     n = rng.choice([1, 3, 5])
     ep.ask(["What are today's top {n} {d}?", "Show me the {n} biggest {d} in the market today.",
@@ -281,6 +303,7 @@ def stock_movers(w, rng, ep):
 
 @task("G1", "city_info_for_geodb")
 def geo_city(w, rng, ep):
+    """Asks e.g. "How many people live in {c}?"."""
     c = pick(rng, w.cities)
     ep.ask(["How many people live in {c}?", "What country is {c} in, and what's its population?",
             "Give me basic facts about the city of {c}."], c=c.name)
@@ -292,6 +315,7 @@ def geo_city(w, rng, ep):
 
 @task("G1", "country_info_for_geodb")
 def geo_country(w, rng, ep):
+    """Asks e.g. "What is the capital of {k} and which currency do they use?"."""
     k = pick(rng, w.countries)
     ep.ask(["What is the capital of {k} and which currency do they use?",
             "Tell me the capital and currency of {k}.", "I'm travelling to {k}. Capital city and currency?"], k=k.name)
@@ -303,6 +327,7 @@ def geo_country(w, rng, ep):
 
 @task("G1", "distance_for_geodb")
 def geo_distance(w, rng, ep):
+    """Asks e.g. "How far is {a} from {b}?"."""
     a, b = rng.sample(w.cities, 2)
     ep.ask(["How far is {a} from {b}?", "What's the distance between {a} and {b} in kilometres?",
             "Distance from {a} to {b} as the crow flies?"], a=a.name, b=b.name)
@@ -314,6 +339,7 @@ def geo_distance(w, rng, ep):
 
 @task("G1", "timezone_for_geodb")
 def geo_tz(w, rng, ep):
+    """Asks e.g. "What time zone is {c} in?"."""
     c = pick(rng, w.cities)
     ep.ask(["What time zone is {c} in?", "What's the UTC offset of {c}?", "I have a call with someone in {c}. "
             "Which time zone do they use?"], c=c.name)
@@ -324,6 +350,7 @@ def geo_tz(w, rng, ep):
 
 @task("G1", "public_holidays_for_calendarific")
 def cal_month(w, rng, ep):
+    """Asks e.g. "Are there public holidays in {k} in {month}?"."""
     k = pick(rng, w.countries)
     m = rng.randint(1, 12)
     month = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -342,6 +369,7 @@ def cal_month(w, rng, ep):
 
 @task("G1", "is_holiday_for_calendarific")
 def cal_is(w, rng, ep):
+    """Asks e.g. "Is {d} a public holiday in {k}?"."""
     k = pick(rng, w.countries)
     day = pick(rng, k.holidays)[0] if rng.random() < 0.5 else f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
     ep.ask(["Is {d} a public holiday in {k}?", "Will offices in {k} be closed for a holiday on {d}?",
@@ -358,6 +386,7 @@ def cal_is(w, rng, ep):
 
 @task("G1", "next_holiday_for_calendarific")
 def cal_next(w, rng, ep):
+    """Asks e.g. "What's the next public holiday in {k} after {d}?"."""
     k = pick(rng, w.countries)
     after = f"2025-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
     ep.ask(["What's the next public holiday in {k} after {d}?", "After {d}, when is {k}'s next holiday?",
@@ -383,6 +412,7 @@ _UNIT_Q = {
 
 
 def _unit_task(api: str):
+    """A G1 conversion task for one unitconv API: asks e.g. "Convert 5 mile to km."."""
     def fn(w, rng, ep):
         a, b = rng.choice(_UNIT_Q[api])
         v = rng.choice([1, 2.5, 5, 12, 20, 37, 100, 250, 3.75, 451, 98.6, 0])
@@ -403,6 +433,7 @@ for _api in _UNIT_Q:
 # ====================================================================== give-up: the thing does not exist
 @task("G1", "movie_details_for_cinemadb", "title_lookup_for_filmfinder", n_calls=1, give_up=True)
 def film_missing(w, rng, ep):
+    """Asks e.g. "Who directed the film \"{t}\"?"."""
     t = fake_name(w, rng, "film", lambda: f"The {rng.choice(FAKE_WORDS)} {rng.choice(['Harbor', 'Orchard', 'Comet'])}")
     ep.ask(["Who directed the film \"{t}\"?", "When was \"{t}\" released, and how is it rated?",
             "Tell me the rating of the movie \"{t}\".", "I heard about a film called \"{t}\". Who made it?"], t=t)
@@ -411,6 +442,7 @@ def film_missing(w, rng, ep):
 
 @task("G1", "recipe_details_for_cookbook", "recipe_lookup_for_tastyapi", n_calls=1, give_up=True)
 def recipe_missing(w, rng, ep):
+    """Asks e.g. "How many calories are in {n}?"."""
     n = fake_name(w, rng, "recipe", lambda: f"{rng.choice(FAKE_WORDS)} {rng.choice(['Lentil', 'Tofu'])} Tart")
     ep.ask(["How many calories are in {n}?", "How long does {n} take to cook?", "What ingredients go into {n}?",
             "Give me the recipe details for {n}."], n=n)
@@ -419,6 +451,7 @@ def recipe_missing(w, rng, ep):
 
 @task("G1", "stock_quote_for_marketdata", "quote_for_tickerfeed", n_calls=1, give_up=True)
 def stock_missing(w, rng, ep):
+    """Asks e.g. "What's the share price of {s}?"."""
     s = fake_name(w, rng, "stock", lambda: "".join(rng.choice("QWXYZJ") for _ in range(4)))
     ep.ask(["What's the share price of {s}?", "Quote for ticker {s}, please.", "How is {s} stock doing today?",
             "What's {s} trading at right now?"], s=s)
@@ -427,6 +460,7 @@ def stock_missing(w, rng, ep):
 
 @task("G1", "flight_status_for_skyroute", "track_flight_for_flightradar", n_calls=1, give_up=True)
 def flight_missing(w, rng, ep):
+    """Asks e.g. "Is flight {n} on time?"."""
     n = fake_name(w, rng, "flight", lambda: f"ZZ{rng.randint(10, 99)}")
     ep.ask(["Is flight {n} on time?", "Status of flight {n}?", "Has flight {n} been delayed?",
             "I'm picking someone up from flight {n}. Is it on schedule?"], n=n)
@@ -435,6 +469,7 @@ def flight_missing(w, rng, ep):
 
 @task("G1", "current_weather_for_skycast", "weather_now_for_weatherly", n_calls=1, give_up=True)
 def city_missing(w, rng, ep):
+    """Asks e.g. "What's the weather in {c} right now?"."""
     c = fake_name(w, rng, "city", lambda: f"{rng.choice(FAKE_WORDS)}ville")
     ep.ask(["What's the weather in {c} right now?", "How warm is it in {c} today?",
             "Current temperature and conditions in {c}, please.", "Do I need an umbrella in {c} right now?"], c=c)

@@ -54,6 +54,8 @@ _BOOK_PATTERN = ["The {n} of {p}", "A {a} {n}", "The {a} {n}", "{p} and the {n}"
 
 @dataclass(frozen=True)
 class Currency:
+    """A currency and its rate against the US dollar."""
+
     code: str
     name: str
     per_usd: float  # units of this currency for one US dollar
@@ -61,6 +63,8 @@ class Currency:
 
 @dataclass(frozen=True)
 class Country:
+    """A country with its capital, currency and 2025 public holidays."""
+
     name: str
     code: str
     capital: str
@@ -73,6 +77,8 @@ class Country:
 
 @dataclass(frozen=True)
 class Weather:
+    """A city's current weather, air quality, sun times and 5-day forecast."""
+
     temperature_c: float
     condition: str
     humidity: int
@@ -85,6 +91,8 @@ class Weather:
 
 @dataclass(frozen=True)
 class City:
+    """A city with its country, location, airport code and weather."""
+
     name: str
     country: str
     population: int
@@ -98,6 +106,8 @@ class City:
 
 @dataclass(frozen=True)
 class Film:
+    """A film in cinemadb."""
+
     title: str
     year: int
     director: str
@@ -109,6 +119,8 @@ class Film:
 
 @dataclass(frozen=True)
 class Recipe:
+    """A recipe in cookbook, with nutrition per serving."""
+
     name: str
     cuisine: str
     ingredients: tuple[str, ...]
@@ -122,6 +134,8 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Flight:
+    """A scheduled flight between two airports."""
+
     number: str
     airline: str
     origin: str       # airport code
@@ -134,6 +148,8 @@ class Flight:
 
 @dataclass(frozen=True)
 class Stock:
+    """A listed company's stock."""
+
     symbol: str
     company: str
     sector: str
@@ -147,6 +163,8 @@ class Stock:
 
 @dataclass(frozen=True)
 class Book:
+    """A book in openlibrary."""
+
     title: str
     author: str
     year: int
@@ -195,6 +213,7 @@ class World:
         return self.index[kind].get(" ".join(str(key).split()).lower())
 
     def cities_of(self, country: str) -> list[City]:
+        """The cities of a country (by exact name), largest first."""
         return [c for c in self.cities if c.country == country]
 
 
