@@ -16,7 +16,7 @@ from umi_lab.toolworld import ToolWorld, check_success
 from umi_lab.toolworld.apis import API_BY_NAME
 from umi_lab.toolworld.cli import add_cli, replay_mismatches
 from umi_lab.toolworld.dataset import SPLIT_FILES, GenerateConfig, dumps, generate
-from umi_lab.toolworld.generator import HELD_OUT_CATEGORY, HELD_OUT_TOOLS, is_held_out
+from umi_lab.toolworld.generator import HELD_OUT_CATEGORY, HELD_OUT_TOOLS, is_held_out, request_of
 from umi_lab.trajectory import DECISIONS, TURN_ROLES, load_dialogues
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,6 +69,14 @@ def test_committed_data_equals_a_fresh_generation():
     fresh = generate(GenerateConfig(seed=0))
     for name, f in SPLIT_FILES.items():
         assert dumps(fresh[name]).encode("utf-8") == (DATA / f).read_bytes(), f"{f} is stale: regenerate it"
+
+
+def test_negative_counts_are_refused():
+    from umi_lab.errors import DataError
+
+    with pytest.raises(DataError) as e:
+        GenerateConfig(n_test_ood=-1)
+    assert e.value.field == "n_test_ood"
 
 
 def test_sizes_and_counts(committed):
@@ -133,6 +141,10 @@ def test_splits_like_toolbench(raw):
     assert len(train_text) == len(train)
     assert not train_text & {d["instruction"] for d in test_id}
     assert not train_text & {d["instruction"] for d in test_ood}
+    # not even the same request with another greeting or closing phrase
+    train_requests = {request_of(t) for t in train_text}
+    assert len(train_requests) == len(train)
+    assert not train_requests & {request_of(d["instruction"]) for d in test_id + test_ood}
     train_apis = {t["Name"] for d in train for t in d["tools"]}
     assert not any(is_held_out(a) for a in train_apis)
     assert not any(API_BY_NAME[a].category == HELD_OUT_CATEGORY or API_BY_NAME[a].tool in HELD_OUT_TOOLS

@@ -26,6 +26,7 @@ from umi_lab.toolworld.generator import (
     TaskType,
     all_task_types,
     is_held_out,
+    request_of,
 )
 from umi_lab.toolworld.world import World, build_world
 
@@ -43,6 +44,11 @@ class GenerateConfig:
     n_train: int = 2000
     n_test_id: int = 200
     n_test_ood: int = 200
+
+    def __post_init__(self):
+        for name in ("n_train", "n_test_id", "n_test_ood"):
+            if getattr(self, name) < 0:
+                raise DataError(f"must not be negative, got {getattr(self, name)}", field=name)
 
 
 def task_pool(split: str) -> list[TaskType]:
@@ -85,21 +91,23 @@ def _choose(rng: random.Random, pool: list[TaskType]) -> tuple[TaskType, str]:
     return normal[rng.randrange(len(normal))], mode
 
 
-def make_dialogue(world: World, tt: TaskType, rng: random.Random, mode: str, *, dialogue_id: str,
-                  split: str) -> dict:
-    """Run one task type and return the dialogue dict (α-UMi format plus id/split/category/level/task)."""
-    apis = offered_apis(tt, split, rng)
-    ep = Episode(world, rng, apis, mode, tt.n_calls)
+def run_episode(world: World, tt: TaskType, rng: random.Random, mode: str, split: str) -> Episode:
+    """Execute one task type through a fresh environment; the Episode holds the turns and the task."""
+    ep = Episode(world, rng, offered_apis(tt, split, rng), mode, tt.n_calls)
     try:
         tt.fn(world, rng, ep)
     except GiveUp as g:
         ep.give_up(str(g))
+    return ep
+
+
+def to_dialogue(ep: Episode, tt: TaskType, *, dialogue_id: str, split: str) -> dict:
+    """The dialogue dict: α-UMi keys first, then id/split/category/categories/level/task_type/task."""
     cats = tt.categories
-    outcome = "give_up" if not ep.solvable else "conclusion"
     return {
         "tools": [{"Name": a, "function": API_BY_NAME[a].doc_function(),
                    "input": {p: f"{t}, {'required' if req else 'optional'}, {d}"
-                             for p, (t, d, req) in API_BY_NAME[a].params.items()}} for a in apis],
+                             for p, (t, d, req) in API_BY_NAME[a].params.items()}} for a in ep.api_names],
         "instruction": ep.instruction,
         "conversations": [{"from": r, "value": v} for r, v in ep.turns],
         "id": dialogue_id,
@@ -108,14 +116,26 @@ def make_dialogue(world: World, tt: TaskType, rng: random.Random, mode: str, *, 
         "categories": cats,
         "level": tt.level,
         "task_type": tt.name,
-        "task": {"solvable": ep.solvable, "expected": outcome, "facts": ep.facts if ep.solvable else [],
-                 "required_calls": ep.required if ep.solvable else [], "fault_plan": ep.fault_plan,
-                 "recovery": ep.recovered and ep.solvable, "tools": apis},
+        "task": {"solvable": ep.solvable, "expected": "conclusion" if ep.solvable else "give_up",
+                 "facts": ep.facts if ep.solvable else [], "required_calls": ep.required if ep.solvable else [],
+                 "fault_plan": ep.fault_plan, "recovery": ep.recovered and ep.solvable, "tools": ep.api_names},
     }
 
 
+def make_dialogue(world: World, tt: TaskType, rng: random.Random, mode: str, *, dialogue_id: str,
+                  split: str) -> dict:
+    """Run one task type and return its dialogue dict. Example:
+    ``make_dialogue(build_world(0), all_task_types()[0], random.Random(1), "plain", dialogue_id="x", split="train")``.
+    """
+    return to_dialogue(run_episode(world, tt, rng, mode, split), tt, dialogue_id=dialogue_id, split=split)
+
+
 def generate_split(world: World, split: str, n: int, seed: int, *, avoid: set[str] | None = None) -> list[dict]:
-    """``n`` dialogues of ``split`` whose instructions are unique and not in ``avoid``."""
+    """``n`` dialogues of ``split`` whose requests are unique and not in ``avoid``.
+
+    Uniqueness is judged on the request without the greeting and closing phrases, so a test instruction
+    is never a train request with another "Hi!" or "Thanks!".
+    """
     pool = task_pool(split)
     seen = set(avoid or ())
     out = []
@@ -123,13 +143,13 @@ def generate_split(world: World, split: str, n: int, seed: int, *, avoid: set[st
         for attempt in range(MAX_ATTEMPTS):
             rng = random.Random(f"toolworld:{seed}:{split}:{i}:{attempt}")
             tt, mode = _choose(rng, pool)
-            d = make_dialogue(world, tt, rng, mode, dialogue_id=f"toolworld-{split}-{i:05d}", split=split)
-            if d["instruction"] not in seen:
+            ep = run_episode(world, tt, rng, mode, split)
+            if ep.request not in seen:
                 break
         else:
-            raise DataError(f"could not make a new instruction after {MAX_ATTEMPTS} attempts", record=i, field=split)
-        seen.add(d["instruction"])
-        out.append(d)
+            raise DataError(f"could not make a new request after {MAX_ATTEMPTS} attempts", record=i, field=split)
+        seen.add(ep.request)
+        out.append(to_dialogue(ep, tt, dialogue_id=f"toolworld-{split}-{i:05d}", split=split))
     return out
 
 
@@ -137,7 +157,7 @@ def generate(config: GenerateConfig) -> dict[str, list[dict]]:
     """All three splits. Example: ``generate(GenerateConfig(seed=0, n_train=50, n_test_id=10, n_test_ood=10))``."""
     world = build_world(config.seed)
     train = generate_split(world, "train", config.n_train, config.seed)
-    train_text = {d["instruction"] for d in train}
+    train_text = {request_of(d["instruction"]) for d in train}
     test_id = generate_split(world, "test_in_domain", config.n_test_id, config.seed, avoid=train_text)
     test_ood = generate_split(world, "test_out_of_domain", config.n_test_ood, config.seed, avoid=train_text)
     return {"train": train, "test_in_domain": test_id, "test_out_of_domain": test_ood}

@@ -36,6 +36,23 @@ def is_held_out(api: str) -> bool:
     return a.category == HELD_OUT_CATEGORY or a.tool in HELD_OUT_TOOLS
 
 
+def request_of(instruction: str) -> str:
+    """The request inside an instruction, without the greeting and closing phrases.
+
+    >>> request_of("Hi! Convert 5 km to mile. Thanks!")
+    'Convert 5 km to mile.'
+    """
+    for p in sorted(PREFIXES, key=len, reverse=True):
+        if p and instruction.startswith(p):
+            instruction = instruction[len(p):]
+            break
+    for s in sorted(SUFFIXES, key=len, reverse=True):
+        if s and instruction.endswith(s):
+            instruction = instruction[:-len(s)]
+            break
+    return instruction
+
+
 class GiveUp(Exception):
     """Raised inside a task when no API can answer; carries the planner's last rationale."""
 
@@ -45,9 +62,9 @@ def fmt(value) -> str:
     return json.dumps(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-_PREFIX = ["", "", "", "Hi! ", "Hello! ", "Quick question: ", "Please help: ", "Hey there. ", "Could you help me? ",
+PREFIXES = ["", "", "", "Hi! ", "Hello! ", "Quick question: ", "Please help: ", "Hey there. ", "Could you help me? ",
            "I need some information. "]
-_SUFFIX = ["", "", "", " Thanks!", " Thank you.", " Please be precise.", " A short answer is fine.",
+SUFFIXES = ["", "", "", " Thanks!", " Thank you.", " Please be precise.", " A short answer is fine.",
            " I'd appreciate it.", " Thanks in advance."]
 _RETRY = ["The call to {api} failed ({err}). This looks temporary, so I will retry the same request.",
           "{api} returned an error: {err}. I'll try the same call once more.",
@@ -73,6 +90,7 @@ class Episode:
         self.required: list[list[dict]] = []
         self.facts: list[str] = []
         self.instruction = ""
+        self.request = ""
         self.fault_at = rng.randrange(n_calls) if mode in ("recover", "down") else -1
         self.n_made = 0
         self.recovered = False
@@ -82,7 +100,8 @@ class Episode:
     def ask(self, templates: list[str], **slots) -> None:
         """Pick a paraphrase of the request and fill it in."""
         text = self.rng.choice(templates).format(**slots)
-        self.instruction = self.rng.choice(_PREFIX) + text + self.rng.choice(_SUFFIX)
+        self.request = text
+        self.instruction = self.rng.choice(PREFIXES) + text + self.rng.choice(SUFFIXES)
         self.turns.append(("user", self.instruction))
 
     def fact(self, value) -> str:
