@@ -230,6 +230,11 @@ def join_list(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def article(word: str) -> str:
+    """``article("animation") == "an"``; ``article("drama") == "a"``."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def random_route(w, rng):
     """The (origin, destination) cities of a random existing flight."""
     f = pick(rng, w.flights)

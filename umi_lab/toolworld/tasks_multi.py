@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from umi_lab.toolworld.generator import fmt, join_list, pick, random_route, task
+from umi_lab.toolworld.generator import article, fmt, join_list, pick, random_route, task
 
 
 # ====================================================================== G2: one category, several calls
@@ -66,7 +66,7 @@ def film_latest_by(w, rng, ep):
     f = ep.call("movie_details_for_cinemadb", {"title": last["title"]}, f"The newest is \"{last['title']}\" "
                 f"({last['year']}). Now its details.")
     t, rt, g = ep.fact(f["title"]), ep.fact(f["rating"]), ep.fact(f["genre"])
-    ep.conclude(f"{t}, rated {rt}", f"{d}'s most recent film is \"{t}\" ({f['year']}), a {g} rated {rt}.")
+    ep.conclude(f"{t}, rated {rt}", f"{d}'s most recent film is \"{t}\" ({f['year']}), {article(g)} {g} rated {rt}.")
 
 
 @task("G2", "top_rated_for_cinemadb", "movie_cast_for_cinemadb")
@@ -159,7 +159,7 @@ def stock_profile_div(w, rng, ep):
                 "dividend.")
     ceo, sec, y = ep.fact(p["ceo"]), ep.fact(p["sector"]), ep.fact(d["dividend_yield_pct"])
     pays = "pays a dividend yielding" if d["pays_dividend"] else "pays no dividend; yield"
-    ep.conclude(f"CEO {ceo}, yield {y}%", f"{s.company} ({sym}) is a {sec} company run by {ceo}; it {pays} {y}%.")
+    ep.conclude(f"CEO {ceo}, yield {y}%", f"{s.company} ({sym}) is {article(sec)} {sec} company run by {ceo}; it {pays} {y}%.")
 
 
 @task("G2", "country_info_for_geodb", "city_info_for_geodb")
@@ -250,7 +250,7 @@ def capital_weather(w, rng, ep):
     c = ep.call("current_weather_for_skycast", {"city": r["capital"]}, f"The capital is {r['capital']}; now its "
                 "weather.")
     cap, t, cond = ep.fact(r["capital"]), ep.fact(c["temperature"]), ep.fact(c["condition"])
-    ep.conclude(f"{cap}: {t}°C, {cond}", f"In {cap}, the capital of {k.name}, it is {t}°C with {cond}.")
+    ep.conclude(f"{cap}: {t}°C, {cond}", f"In {cap}, the capital of {k.name}, it is {t}°C and {cond}.")
 
 
 @task("G3", "country_info_for_geodb", "exchange_rate_for_currencyhub")

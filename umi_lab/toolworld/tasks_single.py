@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from umi_lab.toolworld.generator import FAKE_WORDS, fake_name, fmt, join_list, pick, random_route, task
+from umi_lab.toolworld.generator import (
+    FAKE_WORDS,
+    article,
+    fake_name,
+    fmt,
+    join_list,
+    pick,
+    random_route,
+    task,
+)
 
 
 # ====================================================================== G1: one tool
@@ -22,7 +31,7 @@ def weather_now(w, rng, ep):
     deg = "°F" if r["units"] == "imperial" else "°C"
     t, cond = ep.fact(r["temperature"]), ep.fact(r["condition"])
     ep.conclude(f"it is {t}{deg} and {cond} in {r['city']}",
-                f"It is currently {t}{deg} in {r['city']} with {cond} (humidity {r['humidity']}%).")
+                f"It is currently {t}{deg} in {r['city']}, {cond} (humidity {r['humidity']}%).")
 
 
 @task("G1", "forecast_for_skycast")
@@ -39,7 +48,7 @@ def weather_forecast(w, rng, ep):
     d = r["days"][k]
     hi, lo, cond = ep.fact(d["high_c"]), ep.fact(d["low_c"]), ep.fact(d["condition"])
     ep.conclude(f"on {day} the forecast is {hi}/{lo}°C, {cond}",
-                f"On {day} {c.name} expects a high of {hi}°C and a low of {lo}°C, with {cond}.")
+                f"On {day} {c.name} expects a high of {hi}°C and a low of {lo}°C; conditions: {cond}.")
 
 
 @task("G1", "air_quality_for_skycast")
@@ -270,7 +279,7 @@ def stock_profile(w, rng, ep):
             "Which sector is {s} in and who runs it?"], s=s.symbol)
     r = ep.call("company_profile_for_marketdata", {"symbol": s.symbol}, f"company_profile describes {s.symbol}.")
     ceo, sec = ep.fact(r["ceo"]), ep.fact(r["sector"])
-    ep.conclude(f"{r['company']} ({sec}), CEO {ceo}", f"{s.symbol} is {r['company']}, a {sec} company led by {ceo}, "
+    ep.conclude(f"{r['company']} ({sec}), CEO {ceo}", f"{s.symbol} is {r['company']}, {article(sec)} {sec} company led by {ceo}, "
                 f"founded in {r['founded']}.")
 
 

@@ -44,8 +44,8 @@ _SECTORS = ["technology", "energy", "healthcare", "finance", "retail", "transpor
 _COMPANY_SUFFIX = ["Systems", "Holdings", "Labs", "Energy", "Group", "Foods", "Motors", "Networks",
                    "Industries", "Health"]
 _AIRLINES = ["Aerolux", "SkyVela", "Nordwing", "Bluecrest Air", "Transora"]
-_HOLIDAYS = ["New Year's Day", "Founders' Day", "Spring Festival", "Labour Day", "Harvest Day",
-             "Independence Day", "Lantern Night", "Unity Day", "Remembrance Day", "Winter Solstice",
+_HOLIDAYS = ["Flag Day", "Founders' Day", "Kite Festival", "Labour Day", "Harvest Day",
+             "Independence Day", "Lantern Night", "Unity Day", "Remembrance Day", "Poets' Day",
              "Constitution Day", "Sea Day"]
 _BOOK_NOUN = ["Cartographer", "Orchard", "Winter", "Tide", "Clockmaker", "Letter", "Island", "Garden",
               "Weaver", "Observatory", "Lighthouse", "Mapmaker"]
@@ -233,6 +233,13 @@ def _unique(rng: random.Random, make, taken: set[str], n: int) -> list[str]:
     return out
 
 
+def _singular(noun: str) -> str:
+    """``_singular("tomatoes") == "tomato"``, ``_singular("leeks") == "leek"``, ``_singular("rice") == "rice"``."""
+    if noun.endswith("oes"):
+        return noun[:-2]
+    return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
+
+
 def _person(rng: random.Random, taken: set[str]) -> str:
     return _unique(rng, lambda: f"{rng.choice(_FIRST_NAMES)} {_name(rng, (2, 2))}", taken, 1)[0]
 
@@ -298,8 +305,8 @@ def build_world(seed: int = 0) -> World:
     rnames: set[str] = set()
     for _ in range(48):
         ings = tuple(sorted(rng.sample(_INGREDIENTS, rng.randint(3, 5))))
-        name = _unique(rng, lambda i=ings: f"{rng.choice(_RECIPE_ADJ)} {i[0].capitalize()} {rng.choice(_DISHES).capitalize()}",
-                       rnames, 1)[0]
+        name = _unique(rng, lambda i=ings: f"{rng.choice(_RECIPE_ADJ)} {_singular(rng.choice(i)).capitalize()} "
+                       f"{rng.choice(_DISHES).capitalize()}", rnames, 1)[0]
         recipes.append(Recipe(name, rng.choice(_CUISINES), ings, rng.randint(180, 950), rng.randint(10, 120),
                               rng.randint(1, 6), rng.randint(4, 45), rng.randint(2, 40), rng.randint(10, 120)))
     flights = []
