@@ -16,6 +16,7 @@ any other checkpoint.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
@@ -200,8 +201,7 @@ def _pretrain(model, ids, spec: TinySpec, steps: int) -> list[float]:
 
 
 def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False, preset: str = "default",
-               steps: int | None = None, corpus: list[str | os.PathLike] | None = None,
-               progress: bool = False) -> Path:
+               steps: int | None = None, corpus: list[str | os.PathLike] | None = None) -> Path:
     """Build (or reuse) the embedded tiny model and return its folder.
 
     ``out_dir`` defaults to ``$UMI_LAB_CACHE/tiny-<preset>-<hash>``; an existing complete build is reused
@@ -212,9 +212,6 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
     >>> (path / "build_report.json").is_file()  # doctest: +SKIP
     True
     """
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     if preset not in TINY_PRESETS:
         raise ValueError(f"unknown tiny preset {preset!r}; expected one of {', '.join(TINY_PRESETS)}")
     spec = TINY_PRESETS[preset]
@@ -227,6 +224,17 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
     out = Path(out_dir) if out_dir else _cache_root() / f"tiny-{preset}-{_fingerprint(spec, files)}"
     if (out / "build_report.json").is_file() and not force:
         return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others then reuse its result
+        if (out / "build_report.json").is_file() and not force:
+            return out
+        return _build(out, spec, files, preset)
+
+
+def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     t0 = time.time()
     text = corpus_text(files, spec.max_corpus_chars)
@@ -245,7 +253,6 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
     threads = torch.get_num_threads()
     losses = _pretrain(model, ids, spec, spec.steps)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         model.save_pretrained(tmp)
