@@ -206,3 +206,14 @@ def test_check_cli_judges_recorded_trajectories(tmp_path, capsys, committed):
     with pytest.raises(DataError) as e:
         run_cli(["toolworld", "check", "--data", str(DATA / "test_in_domain.json"), "--trajectories", str(path)])
     assert e.value.record == 0 and e.value.field == "task_id"
+
+
+def test_a_refused_gold_call_is_a_generator_bug():
+    import random
+
+    from umi_lab.toolworld.generator import Episode
+    from umi_lab.toolworld.world import build_world
+
+    ep = Episode(build_world(0), random.Random(0), ["timezone_for_geodb"], "plain", 1)
+    with pytest.raises(RuntimeError, match="was refused"):
+        ep.call("timezone_for_geodb", {"town": "Namyst"}, "A wrong argument name.")

@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from umi_lab.tools.registry import EMPTY, NOT_FOUND, TOOL_ERROR
+from umi_lab.tools.registry import BAD_ARGUMENTS, EMPTY, NOT_FOUND, TOOL_ERROR, UNKNOWN_TOOL
 from umi_lab.toolworld.apis import ALTERNATIVES, API_BY_NAME
 from umi_lab.toolworld.env import ToolWorldEnv
 from umi_lab.toolworld.success import normalise_fact
@@ -159,10 +159,12 @@ class Episode:
             self.required.append(group)
             return obs.data if obs.status != EMPTY else None
         err = json.loads(obs.text)["error"]
+        if obs.status in (BAD_ARGUMENTS, UNKNOWN_TOOL):  # a bug in a task type, never a gold trajectory
+            raise RuntimeError(f"gold call {api}({arg_text}) was refused: {err}")
         tried = tried + [api]
         down = any(f["api"] == api and f["kind"] == "down" for f in self.fault_plan)
         alt = self._alternative(api, args)
-        if obs.status != NOT_FOUND and obs.status != "bad_arguments" and not down:
+        if obs.status != NOT_FOUND and not down:
             self.recovered = True
             return self._attempt(api, args, self.rng.choice(_RETRY).format(api=api, err=err), tried, primary)
         if alt is not None and alt[0] not in tried and obs.status in (TOOL_ERROR, NOT_FOUND):
