@@ -96,7 +96,8 @@ def test_backbone_static_oracle(tmp_path, shared_data):
         turns = dialogues[s["dialogue_index"]].conversations
         prompt = style.model_prompt(role_input("backbone", s["tools"], backbone_history(s["history"])))
         answers[("backbone", prompt)] = backbone_target(turns, s["turn_index"])[1]
-    oracle = Oracle(answers, method="single_llm", roles=("backbone",))
+    # a single_llm run serves every role with the backbone adapter; static evaluation must use backbone prompts
+    oracle = Oracle(answers, method="single_llm", roles=("backbone", "planner", "caller", "summarizer"))
     m = evaluate_run(_run_dir(tmp_path, "single_llm"), "toolbench-ood", "static", limit=40, models=oracle)
     assert oracle.unknown == 0 and m["plan_em"] == 1.0 and m["action_em"] == 1.0 and m["f1"] > 0.999
 

@@ -223,7 +223,7 @@ def predict_static(models: RoleModels, samples: list[dict[str, Any]], settings: 
 
     style = models.style
     out = [dict(s) for s in samples]
-    if "backbone" in models.role_map and "planner" not in models.role_map:
+    if models.method == "single_llm" or ("backbone" in models.role_map and "planner" not in models.role_map):
         prompts = [style.model_prompt(_role_input("backbone", s)) for s in out]
         gens = models.generate(prompts, ["backbone"] * len(out), settings)
         for s, g in zip(out, gens):

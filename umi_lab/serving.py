@@ -204,7 +204,7 @@ class RoleModels:
         import torch
 
         tok = self.tokenizer
-        encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        encoded = [tok(p, add_special_tokens=False, verbose=False)["input_ids"] for p in prompts]
         truncated = [len(ids) > limit for ids in encoded]
         encoded = [ids[-limit:] if len(ids) > limit else ids for ids in encoded]
         width = max(len(ids) for ids in encoded)
