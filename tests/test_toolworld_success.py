@@ -78,14 +78,15 @@ def test_failed_call_does_not_count(gold):
     assert not res.passed and len(res.failed_calls) == 1
 
 
-def test_call_with_other_arguments_fails(gold):
+def test_call_with_other_arguments_fails(gold, tw):
     d = first(gold, lambda d: d.extra["task"]["solvable"] and not d.extra["task"]["fault_plan"])
-    caller = next(t for t in d.conversations if t.role == "caller")
-    name, args = parse_caller(caller.value)
+    i = next(i for i, t in enumerate(d.conversations) if t.role == "caller")
+    name, args = parse_caller(d.conversations[i].value)
     args = json.loads(args)
     key = next(k for k, v in args.items() if isinstance(v, str))
     args[key] = "X" + args[key]
-    caller.value = f"Action: {name}\nAction Input: {json.dumps(args)}"
+    d.conversations[i].value = f"Action: {name}\nAction Input: {json.dumps(args)}"
+    d.conversations[i + 1].value = tw.env_for(d).call(name, json.dumps(args)).text  # what that call really gets
     res = check_success(d, d)
     assert not res.passed and res.failed_calls
 
@@ -194,3 +195,39 @@ def test_missing_task_is_a_data_error(gold):
     with pytest.raises(DataError) as e:
         check_success(d, d)
     assert e.value.field == "task"
+
+
+def _gold_of(task_type: str, seed: int = 0):
+    import random
+
+    from umi_lab.toolworld.dataset import make_dialogue
+    from umi_lab.toolworld.generator import all_task_types
+    from umi_lab.toolworld.world import build_world
+
+    tt = next(t for t in all_task_types() if t.name == task_type)
+    return Dialogue.from_dict(make_dialogue(build_world(0), tt, random.Random(seed), "plain", dialogue_id="t",
+                                            split="train"))
+
+
+def test_same_response_with_other_argument_spelling_passes(tw):
+    """Asking by airport code instead of city name gets the same answer, so the step counts."""
+    gold = _gold_of("flights_cheapest")
+    name, args = parse_caller(gold.conversations[2].value)
+    args = json.loads(args)
+    world = tw.world
+    coded = {"origin": world.get("city", args["origin"]).airport,
+             "destination": world.get("city", args["destination"]).airport}
+    assert coded != args
+    env = tw.env_for(gold)
+    obs = env.call(name, json.dumps(coded))
+    assert obs.text == gold.conversations[3].value
+    produced = copy.deepcopy(gold)
+    produced.conversations[2].value = f"Action: {name}\nAction Input: {json.dumps(coded)}"
+    assert check_success(gold, produced).passed
+    # a different route gives a different response and arguments: the step is missing
+    other = next(f for f in world.flights if f.origin != coded["origin"])
+    wrong = {"origin": other.origin, "destination": other.destination}
+    produced.conversations[2].value = f"Action: {name}\nAction Input: {json.dumps(wrong)}"
+    produced.conversations[3].value = env.call(name, json.dumps(wrong)).text
+    res = check_success(gold, produced)
+    assert not res.passed and res.failed_calls

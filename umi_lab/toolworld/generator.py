@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from umi_lab.tools.registry import BAD_ARGUMENTS, EMPTY, NOT_FOUND, TOOL_ERROR, UNKNOWN_TOOL
 from umi_lab.toolworld.apis import ALTERNATIVES, API_BY_NAME
 from umi_lab.toolworld.env import ToolWorldEnv
-from umi_lab.toolworld.success import normalise_fact
+from umi_lab.toolworld.success import normalise_fact, response_digest
 from umi_lab.toolworld.world import World
 
 HELD_OUT_CATEGORY = "books"
@@ -135,6 +135,11 @@ class Episode:
         kind = self.rng.choice(["transient", "rate_limit"] + (["down", "down"] if alt else []))
         self.fault_plan.append({"api": api, "kind": kind, "calls": [self.env.calls_per_api[api] + 1]})
 
+    def _clean_digest(self, api: str, args: dict) -> str:
+        """The digest of what ``api`` answers without faults (outside this episode's environment)."""
+        obs = ToolWorldEnv(self.w, [api]).call(api, json.dumps(args, ensure_ascii=False))
+        return response_digest(obs.data) if obs.ok else ""
+
     def call(self, api: str, args: dict, thought: str):
         """Plan, call and observe; recover from faults; return the response data (or raise GiveUp)."""
         if self.n_made == self.fault_at:
@@ -149,13 +154,11 @@ class Episode:
         obs = self.env.call(api, arg_text)
         self.turns.append(("observation", obs.text))
         if obs.ok:
-            # either the primary API or its alternative satisfies this step
-            group = [{"api": api, "args": args}]
-            alt = self._alternative(api, args)
-            if alt is not None:
-                group.append({"api": alt[0], "args": alt[1]})
-            if primary is not None:
-                group.append(primary)
+            # this step is done by the API used, or by its alternative / the primary it replaced
+            group = [{"api": api, "args": args, "response": response_digest(obs.data)}]
+            for other in (self._alternative(api, args), (primary["api"], primary["args"]) if primary else None):
+                if other is not None:
+                    group.append({"api": other[0], "args": other[1], "response": self._clean_digest(*other)})
             self.required.append(group)
             return obs.data if obs.status != EMPTY else None
         err = json.loads(obs.text)["error"]

@@ -5,8 +5,8 @@ A dialogue's ``task`` object says what a correct episode must contain:
 - ``solvable`` / ``expected``: ``"conclusion"`` (answer the question) or ``"give_up"`` (the thing does
   not exist, or every API that could answer is down);
 - ``facts``: normalised strings or numbers the final conclusion must state;
-- ``required_calls``: groups of acceptable calls ``{"api", "args"}``; each group needs one call that
-  succeeded (an alternative API counts when the primary is down);
+- ``required_calls``: groups of acceptable calls ``{"api", "args", "response"}``; each group needs one
+  call that succeeded with those arguments or with that response (an alternative API counts too);
 - ``tools``: the API names offered; a call to any other name is a hallucinated tool.
 
 ``check_success(task, dialogue)`` reads the caller turns and the observation that follows each one
@@ -15,6 +15,7 @@ A dialogue's ``task`` object says what a correct episode must contain:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -68,12 +69,24 @@ def fact_in(fact: str, text: str) -> bool:
 
 @dataclass
 class Call:
-    """One call in a dialogue: the action, its parsed arguments (None if not JSON) and whether it succeeded."""
+    """One call in a dialogue: the action, its parsed arguments (None if not JSON), whether it succeeded,
+    and the digest of the response it got (``""`` when it failed)."""
 
     api: str
     args: dict | None
     ok: bool
     error: str
+    digest: str = ""
+
+
+def response_digest(response: Any) -> str:
+    """A short fingerprint of a tool response (canonical JSON, SHA-256, 16 hex digits).
+
+    >>> response_digest({"b": 1, "a": [2]}) == response_digest({"a": [2], "b": 1})
+    True
+    """
+    text = json.dumps(response, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -99,14 +112,15 @@ def parse_caller(value: str) -> tuple[str, str]:
     return name, rest.strip()
 
 
-def _observation_ok(text: str) -> tuple[bool, str]:
+def _observation_ok(text: str) -> tuple[bool, str, str]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError:
-        return False, "observation is not ToolBench JSON"
+        return False, "observation is not ToolBench JSON", ""
     if not isinstance(obj, dict) or "error" not in obj:
-        return False, "observation has no error field"
-    return obj["error"] == "", str(obj["error"])
+        return False, "observation has no error field", ""
+    ok = obj["error"] == ""
+    return ok, str(obj["error"]), response_digest(obj.get("response")) if ok else ""
 
 
 def dialogue_calls(dialogue: Dialogue) -> list[Call]:
@@ -122,10 +136,10 @@ def dialogue_calls(dialogue: Dialogue) -> list[Call]:
         except json.JSONDecodeError:
             args = None
         if i + 1 < len(turns) and turns[i + 1].role == "observation":
-            ok, err = _observation_ok(turns[i + 1].value)
+            ok, err, digest = _observation_ok(turns[i + 1].value)
         else:
-            ok, err = False, "no observation"
-        calls.append(Call(name, args, ok, err))
+            ok, err, digest = False, "no observation", ""
+        calls.append(Call(name, args, ok, err, digest))
     return calls
 
 
@@ -136,10 +150,15 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def call_matches(call: Call, option: dict) -> bool:
-    """A successful call to ``option["api"]`` with every argument of ``option["args"]`` equal (normalised)."""
-    if not call.ok or call.api != option["api"] or call.args is None:
+    """A successful call to ``option["api"]`` that either has every argument of ``option["args"]`` equal
+    (normalised) or got the very response the gold call got (``option["response"]``, a digest): asking
+    for an airport by code or by city name, or for a country by name or code, is the same step."""
+    if not call.ok or call.api != option["api"]:
         return False
-    return all(k in call.args and _same(call.args[k], v) for k, v in option.get("args", {}).items())
+    if option.get("response") and call.digest == option["response"]:
+        return True
+    return call.args is not None and all(k in call.args and _same(call.args[k], v)
+                                         for k, v in option.get("args", {}).items())
 
 
 def _final_decision(dialogue: Dialogue) -> tuple[str | None, str]:
