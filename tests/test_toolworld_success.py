@@ -231,3 +231,35 @@ def test_same_response_with_other_argument_spelling_passes(tw):
     produced.conversations[3].value = env.call(name, json.dumps(wrong)).text
     res = check_success(gold, produced)
     assert not res.passed and res.failed_calls
+
+
+@pytest.mark.parametrize("task,field", [
+    ({"solvable": "yes", "facts": [], "required_calls": [], "tools": []}, "task.solvable"),
+    ({"solvable": True, "facts": "21.4", "required_calls": [], "tools": []}, "task.facts"),
+    ({"solvable": True, "facts": [], "required_calls": [[]], "tools": []}, "task.required_calls[0]"),
+    ({"solvable": True, "facts": [], "required_calls": [[{"args": {}}]], "tools": []}, "task.required_calls[0][0]"),
+    ({"solvable": True, "facts": [], "required_calls": [[{"api": "a", "args": []}]], "tools": []},
+     "task.required_calls[0][0].args"),
+    ({"solvable": True, "facts": [], "required_calls": [], "tools": [1]}, "task.tools"),
+])
+def test_malformed_tasks_name_the_field(gold, task, field):
+    with pytest.raises(DataError) as e:
+        check_success(task, gold[0])
+    assert e.value.field == field
+
+
+def test_check_cli_locates_a_bad_task(tmp_path):
+    import argparse
+
+    from umi_lab.toolworld.cli import add_cli
+
+    rows = json.loads((DATA / "test_in_domain.json").read_text(encoding="utf-8"))[:3]
+    rows[2]["task"]["facts"] = "oops"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(rows), encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_cli(parser.add_subparsers())
+    args = parser.parse_args(["toolworld", "check", "--data", str(bad)])
+    with pytest.raises(DataError) as e:
+        args.func(args)
+    assert (e.value.file, e.value.record, e.value.field) == (str(bad), 2, "task.facts")

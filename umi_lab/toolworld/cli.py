@@ -69,13 +69,17 @@ def _check(args: argparse.Namespace) -> int:
             if t.task_id not in by_id:
                 raise DataError(f"task id {t.task_id!r} is not in {args.data}", file=args.trajectories, record=i,
                                 field="task_id")
-            res = check_success(by_id[t.task_id], t.dialogue)
+            try:
+                res = check_success(by_id[t.task_id], t.dialogue)
+            except DataError as e:
+                raise e.located(file=args.data, record=gold.index(by_id[t.task_id])) from None
             rows.append({"id": t.task_id, "outcome": t.outcome, **res.to_dict()})
     else:
         for i, d in enumerate(gold):
-            if "task" not in d.extra:
-                raise DataError("no task object", file=args.data, record=i, field="task")
-            res = check_success(d, d)
+            try:
+                res = check_success(d, d)
+            except DataError as e:
+                raise e.located(file=args.data, record=i) from None
             mism = replay_mismatches(world, d)
             if mism:
                 res.passed = False

@@ -176,15 +176,31 @@ def _final_decision(dialogue: Dialogue) -> tuple[str | None, str]:
     return None, ""
 
 
-def _task_of(task: dict | Dialogue) -> dict:
-    if isinstance(task, Dialogue):
-        task = task.extra.get("task")
+def validate_task(task: Any) -> dict:
+    """Check a task object's shape; raise DataError naming the bad field. Example: ``validate_task(d["task"])``."""
     if not isinstance(task, dict):
         raise DataError("missing or not an object", field="task")
-    for key in ("solvable", "facts", "required_calls", "tools"):
+    for key, typ in (("solvable", bool), ("facts", list), ("required_calls", list), ("tools", list)):
         if key not in task:
             raise DataError("missing", field=f"task.{key}")
+        if not isinstance(task[key], typ):
+            raise DataError(f"expected {typ.__name__}, got {type(task[key]).__name__}", field=f"task.{key}")
+    if not all(isinstance(t, str) for t in task["tools"]):
+        raise DataError("expected a list of API names", field="task.tools")
+    for i, group in enumerate(task["required_calls"]):
+        if not isinstance(group, list) or not group:
+            raise DataError("expected a non-empty list of calls", field=f"task.required_calls[{i}]")
+        for j, opt in enumerate(group):
+            where = f"task.required_calls[{i}][{j}]"
+            if not isinstance(opt, dict) or not isinstance(opt.get("api"), str):
+                raise DataError("expected an object with an api name", field=where)
+            if not isinstance(opt.get("args", {}), dict):
+                raise DataError("expected an object", field=f"{where}.args")
     return task
+
+
+def _task_of(task: dict | Dialogue) -> dict:
+    return validate_task(task.extra.get("task") if isinstance(task, Dialogue) else task)
 
 
 def check_success(task: dict | Dialogue, dialogue: Dialogue) -> SuccessResult:
