@@ -288,6 +288,20 @@ def resolve_model(name_or_path: str | os.PathLike) -> str:
     return name
 
 
+def load_tokenizer(model_name_or_path: str | os.PathLike):
+    """The model's tokenizer, given a pad token (EOS, else UNK) when it has none.
+
+    >>> load_tokenizer("tiny-test").pad_token  # doctest: +SKIP
+    '<pad>'
+    """
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(model_name_or_path))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.unk_token
+    return tokenizer
+
+
 def load_backbone(model_name_or_path: str | os.PathLike, *, dtype=None, device=None):
     """Load ``(model, tokenizer)`` for a causal LM (hub id, local folder, or ``"tiny"``).
 
@@ -297,7 +311,7 @@ def load_backbone(model_name_or_path: str | os.PathLike, *, dtype=None, device=N
     >>> model, tok = load_backbone("tiny-test")  # doctest: +SKIP
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     path = resolve_model(model_name_or_path)
     if device is None:
@@ -308,9 +322,7 @@ def load_backbone(model_name_or_path: str | os.PathLike, *, dtype=None, device=N
         dtype = torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float32
     elif isinstance(dtype, str):
         dtype = getattr(torch, dtype)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.unk_token
+    tokenizer = load_tokenizer(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id

@@ -398,7 +398,7 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
-    from umi_lab.backbone import load_backbone, resolve_model
+    from umi_lab.backbone import load_tokenizer, resolve_model
 
     if not config.out:
         raise DataError("no output directory given", field="out")
@@ -414,7 +414,7 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
     data, fingerprints = load_role_data(config.data, roles, family=config.family, compat=config.compat)
     eff = config.effective()
     max_length = _fit_context(model_path, eff["max_length"])
-    _, tokenizer = load_backbone(model_path, device="cpu")
+    tokenizer = load_tokenizer(model_path)
     datasets, stats = {}, {}
     for role in roles:
         samples = data[role][: eff["max_samples"]] if eff["max_samples"] else data[role]
