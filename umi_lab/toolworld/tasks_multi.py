@@ -372,3 +372,87 @@ def city_next_holiday(w, rng, ep):
         return
     name, d = ep.fact(h["name"]), ep.fact(h["date"])
     ep.conclude(f"{name} on {d}", f"{c.name} is in {k}; the next public holiday there is {name} on {d}.")
+
+
+@task("G3", "flight_status_for_skyroute", "airport_info_for_skyroute", "is_holiday_for_calendarific")
+def flight_holiday(w, rng, ep):
+    """Asks e.g. "Does flight {n} arrive on a public holiday at its destination?"."""
+    f = pick(rng, w.flights)
+    ep.ask(["Does flight {n} arrive on a public holiday at its destination?",
+            "My flight {n}: is its departure day a public holiday in the destination country?",
+            "Will shops be closed for a holiday where flight {n} lands, on the day it flies?",
+            "Check flight {n}: is the travel day a holiday in the country it flies to?"], n=f.number)
+    s = ep.call("flight_status_for_skyroute", {"flight_number": f.number}, f"First the schedule of {f.number}.")
+    code, day = s["destination"].split("(")[-1].rstrip(")"), s["departure"][:10]
+    a = ep.call("airport_info_for_skyroute", {"code": code}, f"It flies to {s['destination']} on {day}. Which "
+                f"country is {code} in?")
+    h = ep.call("is_holiday_for_calendarific", {"country": a["country"], "date": day},
+                f"{code} is in {a['country']}. Is {day} a holiday there?")
+    country, d = ep.fact(a["country"]), ep.fact(day)
+    if h["is_holiday"]:
+        ep.fact("yes")
+        name = ep.fact(h["name"])
+        ep.conclude(f"{day} is {name} in {country}", f"Yes: {f.number} flies on {d}, which is {name} in {country}.")
+    else:
+        ep.fact("no")
+        ep.conclude(f"{day} is a normal day in {country}", f"No, {f.number} flies on {d}, which is not a public "
+                    f"holiday in {country}.")
+
+
+@task("G3", "public_holidays_for_calendarific", "country_info_for_geodb", "current_weather_for_skycast")
+def holiday_month_weather(w, rng, ep):
+    """Asks e.g. "Does {k} have public holidays in June, and how is the weather in its capital now?"."""
+    k = pick(rng, w.countries)
+    ep.ask(["Does {k} have public holidays in June, and how is the weather in its capital now?",
+            "Planning a June visit to {k}: any public holidays that month? And the current weather in the capital?",
+            "Two things about {k}: its June public holidays, and today's weather in the capital city."], k=k.name)
+    r = ep.call("public_holidays_for_calendarific", {"country": k.name, "month": 6}, f"First {k.name}'s June "
+                "holidays.")
+    hol = "none" if r is None else join_list(f"{h['name']} ({h['date']})" for h in r["holidays"])
+    c = ep.call("country_info_for_geodb", {"country": k.name}, f"June holidays: {hol}. Now the capital.")
+    x = ep.call("current_weather_for_skycast", {"city": c["capital"]}, f"The capital is {c['capital']}; its "
+                "weather next.")
+    if r is None:
+        ep.fact("no")
+        part = f"{k.name} has no public holidays in June"
+    else:
+        part = f"{k.name}'s June holidays: " + join_list(f"{ep.fact(h['name'])} on {ep.fact(h['date'])}"
+                                                           for h in r["holidays"])
+    cap, t, cond = ep.fact(c["capital"]), ep.fact(x["temperature"]), ep.fact(x["condition"])
+    ep.conclude(f"holidays: {hol}; {cap} {t}°C", f"{part}. In {cap} it is now {t}°C and {cond}.")
+
+
+@task("G3", "currency_info_for_currencyhub", "country_info_for_geodb", "current_weather_for_skycast")
+def currency_home_weather(w, rng, ep):
+    """Asks e.g. "Where is the currency {c} used, and what's the weather in that country's capital?"."""
+    cur = pick(rng, w.currencies[2:])
+    ep.ask(["Where is the currency {c} used, and what's the weather in that country's capital?",
+            "Someone paid me in {c}. Which country uses it, and how warm is its capital right now?",
+            "Find the country of the currency {c}, then tell me the current weather in its capital."], c=cur.code)
+    r = ep.call("currency_info_for_currencyhub", {"code": cur.code}, f"I'll look up the currency {cur.code}.")
+    country = r["used_in"][0]
+    k = ep.call("country_info_for_geodb", {"country": country}, f"{cur.code} is the {r['name']}, used in {country}. "
+                "Now its capital.")
+    x = ep.call("current_weather_for_skycast", {"city": k["capital"]}, f"The capital is {k['capital']}; now its "
+                "weather.")
+    fc, cap, t, cond = ep.fact(country), ep.fact(k["capital"]), ep.fact(x["temperature"]), ep.fact(x["condition"])
+    ep.conclude(f"{cur.code}: {fc}, {cap} {t}°C", f"{cur.code} ({r['name']}) is used in {fc}; its capital {cap} has "
+                f"{t}°C and {cond} right now.")
+
+
+@task("G3", "convert_length_for_unitconv", "distance_for_geodb")
+def distance_threshold(w, rng, ep):
+    """Asks e.g. "Is {a} more than {n} miles away from {b}?"."""
+    a, b = rng.sample(w.cities, 2)
+    n = rng.choice([100, 250, 500, 1000, 2000, 3000, 5000])
+    ep.ask(["Is {a} more than {n} miles away from {b}?", "My car has a range of {n} miles. Is {b} within that "
+            "distance of {a} as the crow flies?", "Are {a} and {b} less than {n} miles apart?"],
+           a=a.name, b=b.name, n=n)
+    km = ep.call("convert_length_for_unitconv", {"value": n, "from_unit": "mile", "to_unit": "km"},
+                 f"Distances come in km, so first {n} miles in km.")
+    d = ep.call("distance_for_geodb", {"city_a": a.name, "city_b": b.name}, f"{n} miles is {km['result']} km. Now "
+                f"the distance from {a.name} to {b.name}.")
+    dist, lim = ep.fact(d["distance_km"]), ep.fact(km["result"])
+    word = ep.fact("more" if d["distance_km"] > km["result"] else "less")
+    ep.conclude(f"{dist} km vs {lim} km", f"{a.name} and {b.name} are {dist} km apart, {word} than {n} miles "
+                f"({lim} km).")
