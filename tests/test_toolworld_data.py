@@ -217,3 +217,20 @@ def test_a_refused_gold_call_is_a_generator_bug():
     ep = Episode(build_world(0), random.Random(0), ["timezone_for_geodb"], "plain", 1)
     with pytest.raises(RuntimeError, match="was refused"):
         ep.call("timezone_for_geodb", {"town": "Namyst"}, "A wrong argument name.")
+
+
+def test_gold_retries_once_then_gives_up():
+    """A call that keeps failing (here: over the per-episode quota) is retried once, then given up."""
+    import random
+
+    from umi_lab.toolworld.env import DEFAULT_QUOTA
+    from umi_lab.toolworld.generator import Episode, GiveUp
+    from umi_lab.toolworld.world import build_world
+
+    ep = Episode(build_world(0), random.Random(0), ["timezone_for_geodb"], "plain", 1)
+    for _ in range(DEFAULT_QUOTA):
+        ep.env.call("timezone_for_geodb", '{"city": "Namyst"}')
+    with pytest.raises(GiveUp, match="unavailable"):
+        ep.call("timezone_for_geodb", {"city": "Namyst"}, "Time zone.")
+    assert [r for r, _ in ep.turns] == ["assistant", "caller", "observation"] * 2
+    assert ep.recovered and not ep.solvable

@@ -164,10 +164,11 @@ class Episode:
         err = json.loads(obs.text)["error"]
         if obs.status in (BAD_ARGUMENTS, UNKNOWN_TOOL):  # a bug in a task type, never a gold trajectory
             raise RuntimeError(f"gold call {api}({arg_text}) was refused: {err}")
+        retried = api in tried  # one retry per API: a second failure is not transient
         tried = tried + [api]
         down = any(f["api"] == api and f["kind"] == "down" for f in self.fault_plan)
         alt = self._alternative(api, args)
-        if obs.status != NOT_FOUND and not down:
+        if obs.status != NOT_FOUND and not down and not retried:
             self.recovered = True
             return self._attempt(api, args, self.rng.choice(_RETRY).format(api=api, err=err), tried, primary)
         if alt is not None and alt[0] not in tried and obs.status in (TOOL_ERROR, NOT_FOUND):
