@@ -95,3 +95,31 @@ def test_cuda_mixed_and_grouped_batches_agree(tmp_path):
     mixed = models.generate(prompts, roles, GenerationSettings(max_new_tokens=10, mixed_roles=True))
     grouped = models.generate(prompts, roles, GenerationSettings(max_new_tokens=10, mixed_roles=False))
     assert [g.text for g in mixed] == [g.text for g in grouped]
+
+
+def test_full_finetune_run_loads_one_model_per_role(tmp_path):
+    import torch
+
+    from umi_lab.backbone import load_backbone, resolve_model
+    from umi_lab.io import write_json
+
+    base = resolve_model("tiny-test")
+    for k, role in enumerate(ROLES):
+        model, tok = load_backbone(base, device="cpu", dtype="float32")
+        torch.manual_seed(k)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.5 * torch.randn_like(p))
+        model.save_pretrained(tmp_path / "models" / role)
+        tok.save_pretrained(tmp_path / "models" / role)
+    write_json(tmp_path / "config.json", {"method": "alpha_umi", "model_name_or_path": base,
+                                          "lora": {"enabled": False}, "family": "toolbench"})
+    models = RoleModels.from_run(tmp_path, device="cpu")
+    assert models.model is None and sorted(models.full_models) == sorted(ROLES)
+    prompts = _prompts(models)
+    roles = [ROLES[i % 3] for i in range(len(prompts))]
+    batched = models.generate(prompts, roles, GenerationSettings(max_new_tokens=8, batch_size=4))
+    single = [models.generate([p], [r], GenerationSettings(max_new_tokens=8))[0] for p, r in zip(prompts, roles)]
+    assert [g.text for g in batched] == [g.text for g in single]
+    one = prompts[0]
+    assert len({models.generate([one], [r], GenerationSettings(max_new_tokens=8))[0].text for r in ROLES}) > 1
