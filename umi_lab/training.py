@@ -328,6 +328,7 @@ def _set_status(run_dir: Path, value: str) -> None:
 
 
 def _versions() -> dict[str, Any]:
+    import accelerate
     import datasets
     import peft
     import torch
@@ -336,7 +337,8 @@ def _versions() -> dict[str, Any]:
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "peft": peft.__version__, "trl": trl.__version__,
-            "datasets": datasets.__version__, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+            "datasets": datasets.__version__, "accelerate": accelerate.__version__,
+            "world_size": int(os.environ.get("WORLD_SIZE", "1")),
             "cuda": torch.cuda.is_available()}
 
 
