@@ -57,6 +57,8 @@ EQUAL = [
     ("x \\in [1, 2]", "[1,2]"), ("1011_{2}", "1011_2"), ("2xy", "2yx"), ("\\frac{1}{2}\\pi", "\\frac{\\pi}{2}"),
     ("575\\text{students}", "575"), ("\\frac{\\sqrt{2}}{2} \\approx 0.707", "\\frac{1}{\\sqrt2}"), ("007", "7"),
     ("(t+1)(t+1)", "(t+1)^2"), ("\\begin{bmatrix}1&0\\\\0&1\\end{bmatrix}", "\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}"), ("1,000 dollars", "1000"),
+    ("x=1, x=2", "1,2"), ("1\\pm\\sqrt{2}", "1+\\sqrt{2}, 1-\\sqrt{2}"), ("\\pm 3", "3, -3"), ("1 1/2", "1.5"),
+    ("0.\\overline{3}", "1/3"), ("0.1\\overline{6}", "\\frac16"), ("\\{1, 2\\}", "2, 1"),
     # list-valued predictions are graded by their first element
     (["5", "6"], "5"),
 ]
@@ -67,7 +69,8 @@ NOT_EQUAL = [
     ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}2\\\\1\\end{pmatrix}"), ("A", "B"), ("", "3"),
     ("The answer is 17.", "18"), ("\\frac{1}{2}", "\\frac{1}{3}"), ("0", "1"), ("1000", "100"), ("12.5", "12.6"),
     ("y=2x+1", "y=2x-1"), (None, "3"), ("Monday", "Dynamo"), ("(1,500)", "(1500)"), ("3.14", "\\pi"),
-    ("8 apples and 2 oranges", "8"), ("3pi", "3"), ("\\sqrt{5},-\\sqrt{7}", "\\sqrt{5}"), ("7", "7.001"), ("even", "\\text{evens}"), ([], "3"), (["6", "5"], "5"), ("no", "yes"), ("x", "y"), ("\\pi", "3"),
+    ("8 apples and 2 oranges", "8"), ("3pi", "3"), ("\\sqrt{5},-\\sqrt{7}", "\\sqrt{5}"), ("7", "7.001"), ("even", "\\text{evens}"),
+    ("1\\pm\\sqrt{2}", "1+\\sqrt{2}"), ("\\{1,2\\}", "1"), ("(1,2)", "1,2"), ("0.\\overline{3}", "0.3"), ([], "3"), (["6", "5"], "5"), ("no", "yes"), ("x", "y"), ("\\pi", "3"),
 ]
 
 

@@ -204,6 +204,15 @@ _UNIT_WORDS = re.compile(r"[a-zA-Z][a-zA-Z./ ]*(?:\^\{?[23]\}?)?[a-zA-Z./ ]*")
 
 def _plain_number(s: str) -> Fraction | None:
     s = s.strip()
+    m = re.fullmatch(r"([-+]?)(\d*)\.(\d*)\\overline\{(\d+)\}", s)  # 0.\overline{3} = 1/3
+    if m:
+        head = Fraction(f"{m.group(2) or '0'}.{m.group(3) or '0'}")
+        rep = Fraction(int(m.group(4)), (10 ** len(m.group(4)) - 1) * 10 ** len(m.group(3)))
+        return -(head + rep) if m.group(1) == "-" else head + rep
+    m = re.fullmatch(r"([-+]?)(\d+)\s+(\d+)/(\d+)", s)  # mixed number 1 1/2
+    if m and int(m.group(4)):
+        value = int(m.group(2)) + Fraction(int(m.group(3)), int(m.group(4)))
+        return -value if m.group(1) == "-" else value
     m = re.fullmatch(_NUM, s)
     if m:
         try:
@@ -538,6 +547,13 @@ def _is_sentence(s: str) -> bool:
     return len([w for w in words if w.lower() not in _MATH_WORDS]) >= 2
 
 
+def _expand_pm(s: str) -> list[str]:
+    """``1\\pm\\sqrt2`` → ``["1+\\sqrt2", "1-\\sqrt2"]``; other answers → their list elements."""
+    if s.count("\\pm") == 1:
+        return [s.replace("\\pm", "+"), s.replace("\\pm", "-")]
+    return _split_top(s)
+
+
 def _equal_norm(p: str, g: str, settings: GradeSettings, depth: int = 0) -> bool:
     if p == g or _letters(p) == _letters(g):
         return True
@@ -551,7 +567,10 @@ def _equal_norm(p: str, g: str, settings: GradeSettings, depth: int = 0) -> bool
         return last is not None and (ln := parse_number(last)) is not None and _numbers_equal(ln, gn, settings)
 
     def eq(a: str, b: str) -> bool:
-        return _equal_norm(a, b, settings, depth + 1)
+        return _equal_norm(normalize_answer(a), normalize_answer(b), settings, depth + 1)
+
+    if ("\\pm" in p) != ("\\pm" in g) and (p + g).count("\\pm") == 1:  # a \pm b = both solutions
+        return _match_unordered(*[_expand_pm(x) for x in (p, g)], eq)
 
     pm, gm = _matrix(p), _matrix(g)
     if pm is not None or gm is not None:
@@ -566,6 +585,10 @@ def _equal_norm(p: str, g: str, settings: GradeSettings, depth: int = 0) -> bool
         if pb[0] == "\\{":
             return _match_unordered(ps, gs, eq)
         return len(ps) == len(gs) and all(eq(a, b) for a, b in zip(ps, gs))
+    if pb and pb[0] == "\\{" and not gb:  # a set against a plain list of solutions
+        return _match_unordered(_split_top(pb[1]), _split_top(g), eq)
+    if gb and gb[0] == "\\{" and not pb:
+        return _match_unordered(_split_top(p), _split_top(gb[1]), eq)
     ps, gs = _split_top(p), _split_top(g)
     if len(ps) > 1 or len(gs) > 1:  # lists of solutions: any order
         if pb and len(ps) == 1:
