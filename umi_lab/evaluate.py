@@ -144,7 +144,7 @@ def realtime_tasks(benchmark: str, limit: int | None = None) -> list[Dialogue]:
 
 
 def env_factory(benchmark: str, settings: EvalSettings | None = None):
-    """A function ``task -> ToolRegistry`` for a real-time benchmark."""
+    """A function ``task -> ToolRegistry`` for a real-time benchmark. Example: ``env_factory("gsm8k")(task)``."""
     settings = settings or EvalSettings()
     if benchmark in ("toolworld-id", "toolworld-ood"):
         from umi_lab.toolworld import ToolWorld
@@ -267,7 +267,8 @@ def _final_answer(traj) -> str | None:
 
 def score_realtime(benchmark: str, trajs: list, tasks: list[Dialogue], settings: EvalSettings) -> dict[str, Any]:
     """Real-time metrics: ``trajectory_stats`` plus pass rate (ToolWorld), accuracy (GSM8K/MATH) or cache
-    hit counts (ToolBench replay). Per-task verdicts are written into each trajectory's ``meta``."""
+    hit counts (ToolBench replay). Per-task verdicts are written into each trajectory's ``meta``.
+    Example: ``score_realtime("gsm8k", trajs, tasks, EvalSettings())["accuracy"]``."""
     from umi_lab.agent import trajectory_stats
 
     metrics = trajectory_stats(trajs)

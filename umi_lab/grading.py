@@ -80,7 +80,7 @@ def last_boxed_content(text: str) -> str | None:
     return None
 
 
-_ANSWER_IS = re.compile(r"(?:final answer|the answer|answer)\s*(?:is|:|=)\s*", re.I)
+_ANSWER_IS = re.compile(r"(?:final answer|the answer|answer)\s*(?:is\s*:?|:|=)\s*", re.I)
 
 
 def extract_answer(text: Any) -> str:
@@ -565,6 +565,10 @@ def _equal_norm(p: str, g: str, settings: GradeSettings, depth: int = 0) -> bool
     if gn is not None and pn is None and _is_sentence(p):
         last = last_number(p)
         return last is not None and (ln := parse_number(last)) is not None and _numbers_equal(ln, gn, settings)
+    if gn is not None and pn is None and "=" in p:  # a worked result "9*2=18": its final value counts
+        rn = parse_number(p.rsplit("=", 1)[1])
+        if rn is not None:
+            return _numbers_equal(rn, gn, settings)
 
     def eq(a: str, b: str) -> bool:
         return _equal_norm(normalize_answer(a), normalize_answer(b), settings, depth + 1)

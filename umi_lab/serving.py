@@ -148,14 +148,22 @@ class RoleModels:
     # ------------------------------------------------------------------------------------- prompts
     @property
     def device(self):
+        """Where the (first) model lives, e.g. ``models.device.type == "cpu"``."""
         m = self.model if self.model is not None else next(iter(self.full_models.values()))
         return next(m.parameters()).device
 
     def prompt(self, role: str, tools, history: str, *, thought: str = "") -> str:
-        """The exact model text for ``role``: ``PromptStyle.model_prompt(role_input(...))`` (as in training)."""
+        """The exact model text for ``role``: ``PromptStyle.model_prompt(role_input(...))`` (as in training).
+
+        Example: ``models.prompt("caller", tools, "user: hi</s>assistant: Look. Next: caller.</s>", thought="Look.")``.
+        """
         return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family))
 
     def context_limit(self, settings: GenerationSettings) -> int:
+        """Most prompt tokens kept: the context minus ``max_new_tokens`` (and at most ``max_prompt_tokens``).
+
+        Example: ``models.context_limit(GenerationSettings(max_new_tokens=128))``.
+        """
         m = self.model if self.model is not None else next(iter(self.full_models.values()))
         ctx = getattr(m.config, "max_position_embeddings", 2048)
         limit = ctx - settings.max_new_tokens

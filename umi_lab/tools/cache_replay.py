@@ -62,6 +62,9 @@ def tool_document(function: dict[str, Any]) -> Tool:
 
     ``Name`` = last 64 characters of the name; ``function`` = first 256 of the description; ``input``:
     ``"<type>, <last 256 chars of description>"`` per parameter (``"<type>"`` without a description).
+
+    >>> tool_document({"name": "f", "description": "d", "parameters": {"properties": {"q": {"type": "string"}}}}).input
+    {'q': 'string'}
     """
     props = (function.get("parameters") or {}).get("properties") or {}
     inputs = {}
@@ -229,11 +232,11 @@ class CacheReplay:
             self.records[rec.task_id] = rec
 
     def tasks(self) -> list[Dialogue]:
-        """One task dialogue per answer file (id ``G1_10`` etc.)."""
+        """One task dialogue per answer file (id ``G1_10`` etc.). Example: ``replay.tasks()[0].instruction``."""
         return [r.task() for r in self.records.values()]
 
     def env_for(self, task: Dialogue | str) -> CacheReplayRegistry:
-        """A fresh registry with the task's tools and recordings."""
+        """A fresh registry with the task's tools and recordings. Example: ``replay.env_for("G1_10")``."""
         task_id = task if isinstance(task, str) else task.id
         if task_id not in self.records:
             raise DataError(f"unknown ToolBench task {task_id!r}", file=str(self.root), field="id")
