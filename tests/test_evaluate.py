@@ -178,3 +178,35 @@ def test_backbone_history_golden():
          {"from": "caller", "value": "Action: f\nAction Input: {}"}, {"from": "observation", "value": "1"}]
     assert backbone_history(h) == "user: q</s>assistant: t\nAction: f\nAction Input: {}</s>observation: 1"
     assert Turn.from_dict(h[0]).value == "q"
+
+
+class ByRole:
+    """A model stand-in answering ``fn(role, prompt)``."""
+
+    def __init__(self, fn, method="alpha_umi"):
+        self.fn, self.method, self.family, self.style = fn, method, "toolbench", PromptStyle()
+        self.role_map = {r: r for r in ("planner", "caller", "summarizer")}
+
+    def prompt(self, role, tools, history, *, thought=""):
+        return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family))
+
+    def generate(self, prompts, roles, config=None):
+        return [Generation(self.fn(r, p), 1, 1, 0.0) for p, r in zip(prompts, roles)]
+
+
+def test_realtime_math_runs_the_python_sandbox(tmp_path, shared_data):
+    tasks = realtime_tasks("math", limit=2)
+
+    def answer(role, prompt):
+        if role == "planner":
+            return "Done. Next: conclusion." if "observation: " in prompt else "Compute it. Next: caller."
+        if role == "caller":
+            return 'Action: python\nAction Input: {"code": "print(6*7)"}'
+        task = next(t for t in tasks if t.instruction in prompt)
+        return f"The answer is $\\boxed{{{task.extra['answer']}}}$."
+    run = _run_dir(tmp_path)
+    m = evaluate_run(run, "math", "realtime", limit=2, models=ByRole(answer))
+    assert (m["accuracy"], m["n"], m["tool_calls"], m["outcomes"]["conclusion"]) == (1.0, 2, 2, 2)
+    traj = json.loads((run / "eval" / "math-realtime" / "trajectories.jsonl").read_text().splitlines()[0])
+    assert json.loads(traj["dialogue"]["conversations"][3]["value"])["response"].strip() == "42"
+    assert traj["meta"]["correct"] is True and traj["steps"][1]["tool_status"] == "ok"
