@@ -172,7 +172,12 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
     data = stages.run(1, "data", lambda: prepare_data(cfg, out, say))
     outputs["data_summary"] = out / "data" / "summary.json"
 
-    model_path = stages.run(2, "backbone", lambda: (resolve_fn or resolve_model)(cfg.model))
+    def backbone():
+        if cfg.model in ("tiny", "tiny-test"):
+            say(f"  building (or reusing the cached) embedded backbone {cfg.model!r}")
+        return (resolve_fn or resolve_model)(cfg.model)
+
+    model_path = stages.run(2, "backbone", backbone)
     say(f"  backbone: {model_path}")
 
     abl_cfg = AblationConfig(
