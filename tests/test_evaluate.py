@@ -162,6 +162,11 @@ def test_errors(tmp_path):
     with pytest.raises(DataError, match="not a run directory"):
         evaluate_run(tmp_path / "missing", "gsm8k")
     assert main(["evaluate", "--run", str(tmp_path), "--benchmark", "gsm8k", "--mode", "static"]) == 2
+    _run_dir(tmp_path)
+    (tmp_path / "status").write_text("running\n")
+    with pytest.raises(DataError, match="training did not finish") as e:
+        evaluate_run(tmp_path, "gsm8k")
+    assert e.value.file == str(tmp_path / "status")
 
 
 def test_cli_smoke_on_a_random_adapter_run(tmp_path, capsys):

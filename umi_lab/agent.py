@@ -426,6 +426,7 @@ def trajectory_stats(trajs: Sequence[RecordedTrajectory]) -> dict[str, Any]:
         "avg_model_calls": sum(len(t.steps) for t in trajs) / n if n else 0.0,
         "tool_calls": calls,
         "hallucinated_tool_rate": total("hallucinated_tool") / calls if calls else 0.0,
+        "tasks_with_hallucination": sum(1 for t in trajs if t.meta.get("hallucinated_tool", 0)),
         "invalid_argument_rate": total("invalid_arguments") / calls if calls else 0.0,
         "tool_error_rate": total("tool_errors") / calls if calls else 0.0,
         "parse_errors": total("parse_errors"), "truncated_prompts": total("truncated_prompts"),

@@ -320,6 +320,11 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
                         field="mode")
     if not (run_dir / "config.json").is_file():
         raise DataError("not a run directory (no config.json)", file=str(run_dir))
+    status_file = run_dir / "status"
+    status = status_file.read_text().strip() if status_file.is_file() else None
+    if status in ("running", "failed") and models is None:
+        raise DataError(f"training did not finish (status: {status}); resume it with `train --resume` first",
+                        file=str(status_file))
     settings = settings or (EvalSettings.smoke() if smoke else EvalSettings())
     if smoke:
         limit = min(limit or 4, 4)
