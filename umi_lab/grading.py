@@ -305,9 +305,13 @@ def _close(a: Fraction, b: Fraction, rel_tol: float) -> bool:
 def _numbers_equal(p: _Num, g: _Num, settings: GradeSettings) -> bool:
     if _close(p.value, g.value, settings.rel_tol):
         return True
-    if settings.percent and (p.percent or g.percent):  # "50" for "50%", "0.5" for "50%"
-        return any(_close(p.value * k, g.value, settings.rel_tol) for k in (Fraction(100), Fraction(1, 100)))
-    return False
+    if not settings.percent or p.percent == g.percent:
+        return False
+    # one side wrote "%": the other may give the same number without it ("50" for "50%"); values are
+    # already fractions of 1, so "0.5" for "50%" matched above
+    if g.percent:
+        return _close(p.value / 100, g.value, settings.rel_tol)
+    return _close(p.value * 100, g.value, settings.rel_tol)
 
 
 def last_number(text: str) -> str | None:
