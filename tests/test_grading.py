@@ -46,7 +46,7 @@ EQUAL = [
     ("\\sqrt2", "\\sqrt{2}"), ("\\boxed{\\dfrac{\\pi}{4}}", "\\frac{\\pi}{4}"),
     # intervals, tuples, sets, lists, matrices
     ("(-\\infty, 3]", "(-\\infty,3]"), ("\\left[ -2, 5 \\right)", "[-2,5)"), ("(0.5, 2)", "(\\frac12, 2)"),
-    ("\\{1,2\\}", "\\{2,1\\}"), ("2, 1", "1,2"), ("-3, 3", "3, -3"), ("(3)", "3"),
+    ("\\{1,2\\}", "\\{2,1\\}"), ("2, 1", "1,2"), ("-3, 3", "3, -3"), ("(3)", "3"), ("3", "(3)"), ("x+1", "(x+1)"),
     ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"),
     ("\\begin{pmatrix}0.5&1\\\\2&3\\end{pmatrix}", "\\begin{pmatrix}\\frac12&1\\\\2&3\\end{pmatrix}"),
     # symbolic equality

@@ -607,8 +607,10 @@ def _equal_norm(p: str, g: str, settings: GradeSettings, depth: int = 0) -> bool
         if pb and len(ps) == 1:
             return False
         return _match_unordered(ps, gs, eq)
-    if pb and not gb and pb[0] == "(" and len(_split_top(pb[1])) == 1:
-        return eq(pb[1], g)
+    if pb and not gb and pb[0] == "(" and pb[2] == ")" and len(_split_top(pb[1])) == 1:
+        return eq(pb[1], g)  # redundant parentheses: "(x+1)" for "x+1"
+    if gb and not pb and gb[0] == "(" and gb[2] == ")" and len(_split_top(gb[1])) == 1:
+        return eq(p, gb[1])
     if p.count("=") == 1 and g.count("=") == 1:
         pl, pr = p.split("=")
         gl, gr = g.split("=")
