@@ -132,24 +132,29 @@ def matmul_params(model) -> int:
 
 # -------------------------------------------------------------------------------------------- data
 
-def to_dataset(samples: list[dict[str, str]], tokenizer, max_length: int, min_rows: int):
-    """A tokenised ``datasets.Dataset`` of ``{"input_ids", "completion_mask"}``: the model prompt, then the
-    target + EOS; over-long samples keep their end (left truncation, as the official training does).
-    Cycled up to ``min_rows`` rows so every step has data; the same rows feed both recipes."""
+def to_dataset(samples: list[dict[str, str]], tokenizer, max_length: int, rows: int, seed: int = 0):
+    """A tokenised ``datasets.Dataset`` of exactly ``rows`` ``{"input_ids", "completion_mask"}`` rows: the
+    model prompt, then the target + EOS; over-long samples keep their end (left truncation, as the official
+    training does). Rows are a seeded random draw from ``samples`` (with repeats only when there are fewer
+    samples than rows), so a run of ``rows / batch`` steps is exactly one epoch and every recipe trains on
+    the same multiset of rows, whatever order its sampler picks."""
+    import random
+
     from datasets import Dataset
 
     from umi_lab.prompts import DEFAULT_STYLE
 
     if not samples:
         raise SystemExit("error: no role samples to train on")
-    rows = []
-    for s in samples:
+    rng = random.Random(seed)
+    picked = rng.sample(samples, rows) if rows <= len(samples) else [rng.choice(samples) for _ in range(rows)]
+    out = []
+    for s in picked:
         prompt = tokenizer(DEFAULT_STYLE.model_prompt(s["input"]), add_special_tokens=False).input_ids
         target = tokenizer(s["target"], add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
         ids, mask = (prompt + target)[-max_length:], ([0] * len(prompt) + [1] * len(target))[-max_length:]
-        rows.append({"input_ids": ids, "completion_mask": mask})
-    reps = -(-min_rows // len(rows))
-    return Dataset.from_list((rows * reps)[:max(min_rows, len(rows))])
+        out.append({"input_ids": ids, "completion_mask": mask})
+    return Dataset.from_list(out)
 
 
 # ---------------------------------------------------------------------------------------- recipes
@@ -317,8 +322,8 @@ def run(cfg: TrainBenchConfig) -> dict[str, Any]:
         peak_note = "estimated: best fp32 1024x1024 matmul rate measured here, not a data-sheet peak"
     rows_needed = (cfg.steps + cfg.warmup_steps) * cfg.batch_size
     mixed = [s for role in GLPFT_ROLES for s in samples["roles"][role]]
-    dataset = to_dataset(mixed, tokenizer, cfg.seq_len, rows_needed)
-    lengths = [len(ids) for ids in dataset["input_ids"][:len(mixed)]]
+    dataset = to_dataset(mixed, tokenizer, cfg.seq_len, rows_needed, cfg.seed)
+    lengths = [len(ids) for ids in dataset["input_ids"]]
 
     comparison = compare_recipes(cfg, tokenizer, make_model, dataset, peak)
     result.update(config=asdict(cfg), data_source=samples["source"],
@@ -328,7 +333,7 @@ def run(cfg: TrainBenchConfig) -> dict[str, Any]:
                   peak_flops=peak, peak_flops_note=peak_note, **comparison)
     if cfg.glpft:
         role_sets = {r: to_dataset(samples["roles"][r], tokenizer, cfg.seq_len,
-                                   (cfg.glpft_steps + cfg.warmup_steps) * cfg.batch_size)
+                                   (cfg.glpft_steps + cfg.warmup_steps) * cfg.batch_size, cfg.seed)
                      for r in GLPFT_ROLES}
         stages = glpft_four(cfg, tokenizer, make_model, role_sets)
         result["glpft"] = {"stages": stages, "peak_memory_gib_max": max(s["peak_memory_gib"] for s in stages)}
