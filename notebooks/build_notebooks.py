@@ -274,15 +274,15 @@ model call (tokens, latency, errors) and how it ended (`conclusion`, `give_up`, 
 and overlays the gold trajectory: every planner decision and every tool call is marked `= gold` or with the
 gold choice it missed.
 
-By default it replays what `python -m umi_lab study` recorded (α-UMi against the Single-LLM baseline on the
-ToolWorld in-domain test, real-time mode). Set `TRAJECTORIES` to any `trajectories.jsonl` files (comma-
+By default it replays runs recorded under `RUNS_DIR` by `python -m umi_lab study` or notebook 03 (α-UMi
+against the Single-LLM baseline on the ToolWorld in-domain test, real-time mode). Set `TRAJECTORIES` to any `trajectories.jsonl` files (comma-
 separated, up to two methods) to replay other runs; with nothing recorded yet it replays the gold dialogues.
 """),
     params(SETUP + '''
 
 TRAJECTORIES = os.environ.get("UMI_LAB_REPLAY", "")      # "a/trajectories.jsonl,b/trajectories.jsonl"
 GOLD = os.environ.get("UMI_LAB_REPLAY_GOLD", "")          # gold dialogues; default data/toolworld/test_in_domain.json
-STUDY_DIR = str(OUT_DIR / "study")
+RUNS_DIR = str(OUT_DIR)                                   # searched for recorded runs (study, notebook 03)
 BENCHMARK = "toolworld-id-realtime"
 MAX_TASKS = 5 if SMOKE else 100'''),
     md("""
@@ -293,7 +293,7 @@ MAX_TASKS = 5 if SMOKE else 100'''),
     code('''from umi_lab.replay import export_replay_html, replay_inputs
 from umi_lab.widgets import TrajectoryReplayer, load_tracks
 
-files, gold = replay_inputs(TRAJECTORIES, GOLD, study_dir=STUDY_DIR, benchmark=BENCHMARK)
+files, gold = replay_inputs(TRAJECTORIES, GOLD, study_dir=RUNS_DIR, benchmark=BENCHMARK)
 main = load_tracks(files[0])[:MAX_TASKS]
 compare = load_tracks(files[1]) if len(files) > 1 else None
 print("replaying:", *files, sep="\\n  ")
@@ -362,12 +362,12 @@ One sample per planner decision of the 400 test dialogues; the planner's output 
 """),
     code("""from umi_lab.evaluate import evaluate_run
 
-static = evaluate_run(run_dir, benchmark="toolbench-ood", mode="static", limit=LIMIT)
+static = evaluate_run(run_dir, benchmark="toolbench-ood", mode="static", limit=LIMIT, smoke=SMOKE)
 static"""),
     md("""
 ## GSM8K, real time
 """),
-    code("""gsm = evaluate_run(run_dir, benchmark="gsm8k", mode="realtime", limit=LIMIT)
+    code("""gsm = evaluate_run(run_dir, benchmark="gsm8k", mode="realtime", limit=LIMIT, smoke=SMOKE)
 gsm"""),
     md("""
 ## Side by side

@@ -73,7 +73,7 @@ def test_lower_is_better_and_unknown_names_escaped():
     assert "Method & Hallu & Steps \\\\" in tex
     assert "my\\_method & 30.00 & \\textbf{3.00} \\\\" in tex      # one seed: no std; steps not in percent
     assert "$\\alpha$-UMi & \\textbf{10.00} & 4.00 \\\\" in tex
-    assert "\\caption{50\\% \\& more Rates in \\%, mean$\\pm$std over seeds.}" in tex
+    assert "\\caption{50\\% \\& more. Rates in \\%, mean$\\pm$std over seeds.}" in tex
     assert "\\label{tab:main\\_1}" in tex
     assert latex_escape("a_b {x} #1 ~^\\") == "a\\_b \\{x\\} \\#1 \\textasciitilde{}\\textasciicircum{}\\textbackslash{}"
 

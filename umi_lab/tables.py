@@ -235,7 +235,7 @@ def to_latex(tidy: pd.DataFrame, opts: TableOptions | None = None, *, caption: s
     if caption is not None or _percent_note(opts, [m for b in benches for m in per_bench[b]]):
         note = latex_escape(caption or "")
         if _percent_note(opts, [m for b in benches for m in per_bench[b]]):
-            note = (note + " " if note else "") + r"Rates in \%, mean$\pm$std over seeds."
+            note = (note.rstrip(".") + ". " if note else "") + r"Rates in \%, mean$\pm$std over seeds."
         out.append(rf"\caption{{{note}}}")
     if label:
         out.append(rf"\label{{{latex_escape(label)}}}")
