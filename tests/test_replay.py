@@ -83,3 +83,27 @@ def test_cli_bad_input_is_a_located_error(tmp_path, capsys):
     assert main(["replay-html", "--trajectories", str(bad), "--out", str(tmp_path / "x.html")]) == 2
     assert "bad.jsonl: record 0: field conversations[0].from: unknown role 'robot'" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_gold_overlay_with_the_embedded_toolworld_test(tmp_path):
+    """A recorded run that calls the wrong tool first, against the repository's own ToolWorld gold file."""
+    from umi_lab.replay import DEFAULT_GOLD, replay_inputs
+
+    assert DEFAULT_GOLD.is_file()
+    gold = json.loads(DEFAULT_GOLD.read_text())[0]
+    wrong = [dict(t) for t in gold["conversations"]]
+    first_call = next(i for i, t in enumerate(wrong) if t["from"] == "caller")
+    wrong[first_call] = {"from": "caller", "value": "Action: no_such_tool\nAction Input: {}"}
+    traj = RecordedTrajectory.from_dict({"task_id": gold["id"], "method": "alpha_umi",
+                                         "dialogue": {**gold, "conversations": wrong}, "steps": [],
+                                         "outcome": "conclusion"})
+    path = _write(tmp_path / "run.jsonl", [traj])
+    files, gold_path = replay_inputs(str(path))
+    assert files == [path] and gold_path == DEFAULT_GOLD
+    data = replay_data(load_tracks(path), [], load_tracks(gold_path, label="gold"))
+    assert len(data["tasks"]) == 1 and data["tasks"][0]["task_id"] == gold["id"]
+    alpha, gold_col = data["tasks"][0]["columns"]
+    right = gold["conversations"][first_call]["value"].split("Action:")[1].split("\n")[0].strip()
+    assert f"gold: {right}" in alpha["turns"][first_call] and len(gold_col["turns"]) == len(gold["conversations"])
+    with pytest.raises(DataError, match="trajectory file not found"):
+        replay_inputs(str(tmp_path / "missing.jsonl"))
