@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
@@ -123,6 +124,7 @@ def plot_loss_curves(history: pd.DataFrame | str | os.PathLike, out_stem: str | 
                 ax.plot(sub["step"], sub["loss"], label=str(role), marker="o" if len(sub) < 4 else None, ms=2)
             ax.set_title(f"stage {stage}")
             ax.set_xlabel("step")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.legend()
         axes[0][0].set_ylabel("training loss")
         if title:
