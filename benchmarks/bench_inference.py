@@ -120,9 +120,7 @@ def load_base(cfg: InferenceBenchConfig):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from umi_lab.backbone import resolve_model
-
-    path = resolve_model(cfg.shape if cfg.shape.startswith("tiny") else "tiny")
+    path = common.model_folder(cfg.shape if cfg.shape.startswith("tiny") else "tiny")
     tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -310,6 +308,7 @@ def run(cfg: InferenceBenchConfig) -> dict[str, Any]:
     import torch
 
     result = common.header("bench_inference", cfg.device)
+    result["model_folder"] = common.model_folder(cfg.shape if cfg.shape.startswith("tiny") else "tiny")
     source, requests = load_workload(cfg.source, cfg.limit)
     n_samples = len({r["sample"] for r in requests})
     base, tok = load_base(cfg)

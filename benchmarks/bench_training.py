@@ -91,9 +91,7 @@ def load_tokenizer_and_model_fn(cfg: TrainBenchConfig):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from umi_lab.backbone import resolve_model
-
-    tiny_path = resolve_model(cfg.shape if cfg.shape.startswith("tiny") else "tiny")
+    tiny_path = common.model_folder(cfg.shape if cfg.shape.startswith("tiny") else "tiny")
     tokenizer = AutoTokenizer.from_pretrained(tiny_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -310,6 +308,7 @@ def run(cfg: TrainBenchConfig) -> dict[str, Any]:
 
     torch.manual_seed(cfg.seed)
     result = common.header("bench_training", cfg.device)
+    result["model_folder"] = common.model_folder(cfg.shape if cfg.shape.startswith("tiny") else "tiny")
     samples = load_role_samples(cfg.data)
     tokenizer, make_model = load_tokenizer_and_model_fn(cfg)
     flash = flash_attention_available(cfg.device)

@@ -252,6 +252,23 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def model_folder(name: str) -> str:
+    """Folder of the embedded model ``tiny``/``tiny-test`` for a benchmark, or ``name`` unchanged (a path).
+
+    The backbone's cache key covers the pretraining corpus, so every change to the ToolWorld data means a
+    rebuild (many minutes on a busy CPU). Speed does not depend on the weights, so the benchmarks reuse the
+    newest complete build of the same preset (same architecture and tokenizer size) when one exists, and
+    build only when none does. Example: ``model_folder("tiny")``.
+    """
+    from umi_lab.backbone import TINY_NAMES, _cache_root, resolve_model
+
+    if name not in TINY_NAMES:
+        return name
+    builds = sorted(_cache_root().glob(f"tiny-{TINY_NAMES[name]}-*/build_report.json"),
+                    key=lambda p: p.stat().st_mtime)
+    return str(builds[-1].parent) if builds else resolve_model(name)
+
+
 def run_main(main) -> int:
     """Run a benchmark's ``main()``; bad input (``DataError``) prints ``error: <file>: record N: field F: ...``
     and exits 2, as the project's CLI does. Example: ``raise SystemExit(run_main(main))``."""
