@@ -265,12 +265,13 @@ def build_role_model(config: GLPFTConfig, base_path: str | os.PathLike, init_fro
     from umi_lab.backbone import load_backbone
 
     set_seed(config.seed)
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if _on_gpu() else "cpu"  # each rank its own GPU
     if not config.lora.enabled:
-        model, _ = load_backbone(init_from or base_path)
+        model, _ = load_backbone(init_from or base_path, device=device)
         return model
     from peft import PeftModel, get_peft_model
 
-    base, _ = load_backbone(base_path)
+    base, _ = load_backbone(base_path, device=device)
     if _on_gpu():
         base.enable_input_require_grads()
     if init_from:
