@@ -37,7 +37,13 @@ STAGES = ("data", "backbone", "ablation", "report", "replay")
 
 @dataclass
 class StudyConfig:
-    """What the study runs. ``StudyConfig.preset(smoke=True)`` gives the ≤10-minute CPU version."""
+    """What the study runs. ``StudyConfig.preset(smoke=True)`` gives the ≤10-minute CPU version.
+
+    The full default is sized for a 2-core CPU: every method and three seeds, but at most 200 training
+    samples per role (``extra_train``) and 40 test tasks per benchmark. On a GPU with a real checkpoint,
+    pass ``model=...``, ``extra_train={}`` and ``eval_limit=None`` for the whole data. GSM8K (``gsm8k``)
+    is off by default: the embedded model never sees GSM8K training data (notebook 05 evaluates it).
+    """
 
     out: str = "runs/study"
     smoke: bool = False
@@ -48,10 +54,10 @@ class StudyConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     benchmarks: tuple[str, ...] = ("toolworld-id:static", "toolworld-id:realtime", "toolworld-ood:static",
                                    "toolworld-ood:realtime")
-    gsm8k: bool = True
-    eval_limit: int | None = None
+    gsm8k: bool = False
+    eval_limit: int | None = 40
     schedule: str = "tiny"
-    extra_train: dict[str, Any] = field(default_factory=dict)
+    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_samples": 200, "max_length": 768})
 
     @classmethod
     def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:
@@ -260,6 +266,12 @@ def _cmd(args: argparse.Namespace) -> int:
         cfg.methods = tuple(args.methods)
     if args.limit:
         cfg.eval_limit = args.limit
+    if args.model:
+        cfg.model = args.model
+    if args.max_samples is not None:
+        cfg.extra_train = {**cfg.extra_train, "max_samples": args.max_samples or None}
+    if args.gsm8k:
+        cfg.gsm8k = True
     print(f"study ({'smoke' if smoke else 'full'}): {json.dumps(asdict(cfg))}", file=sys.stderr)
     result = run_study(cfg)
     return 1 if result.failures else 0
@@ -274,4 +286,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seeds", nargs="+", type=int)
     p.add_argument("--methods", nargs="+")
     p.add_argument("--limit", type=int, help="evaluate at most this many tasks per benchmark")
+    p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', a hub id or a local folder")
+    p.add_argument("--max-samples", type=int, help="training samples per role (0 = all)")
+    p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data)")
     p.set_defaults(func=_cmd)
