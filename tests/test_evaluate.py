@@ -176,6 +176,33 @@ def test_cli_smoke_on_a_random_adapter_run(tmp_path, capsys):
     assert printed["n_items"] == 4 and 0 <= printed["plan_em"] <= 1
     out = run / "eval" / "toolworld-ood-static"
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "predictions.json"]
+    assert (printed["resumed"], printed["computed"], printed["corrupt_lines"], printed["errors"]) == (0, 4, 0, 0)
+
+    # an evaluation killed after its first chunk of 2 (an oracle stands in for the model), resumed by the CLI
+    class Cut(Oracle):
+        def generate(self, prompts, roles, config=None):
+            if self.unknown >= 2:
+                raise KeyboardInterrupt
+            return super().generate(prompts, roles, config)
+
+    settings = EvalSettings.smoke()
+    settings.checkpoint_every = 2
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_run(run, "toolworld-ood", "static", smoke=True, models=Cut({}), settings=settings)
+    base = ["evaluate", "--run", str(run), "--benchmark", "toolworld-ood", "--mode", "static", "--smoke"]
+    assert main(base + ["--max-new-tokens", "17"]) == 2
+    assert "partial.json" in capsys.readouterr().err
+    assert main(base + ["--checkpoint-every", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (printed["resumed"], printed["computed"], printed["n_items"]) == (2, 2, 4)
+    preds = json.loads((out / "predictions.json").read_text())
+    assert [p["planner_output"] for p in preds[:2]] == ["lost Next: give up."] * 2  # kept from the partial file
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "predictions.json"]
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_run(run, "toolworld-ood", "static", smoke=True, models=Cut({}), settings=settings)
+    assert main(base + ["--max-new-tokens", "17", "--restart"]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (printed["resumed"], printed["computed"]) == (0, 4)
 
 
 def test_backbone_history_golden():
@@ -215,3 +242,164 @@ def test_realtime_math_runs_the_python_sandbox(tmp_path, shared_data):
     traj = json.loads((run / "eval" / "math-realtime" / "trajectories.jsonl").read_text().splitlines()[0])
     assert json.loads(traj["dialogue"]["conversations"][3]["value"])["response"].strip() == "42"
     assert traj["meta"]["correct"] is True and traj["steps"][1]["tool_status"] == "ok"
+
+
+# ------------------------------------------------------------------------------------------------ resuming
+class Interrupting(Oracle):
+    """The gold oracle, recording which tasks it was asked about; raises ``exc`` on the ``at``-th call that
+    mentions one of ``watch`` (a kill in the middle of a chunk)."""
+
+    def __init__(self, answers, instructions, *, watch=(), at=None, exc=KeyboardInterrupt):
+        super().__init__(answers)
+        self.instructions, self.watch, self.at, self.exc = instructions, set(watch), at, exc
+        self.seen: set[int] = set()
+        self.hits = 0
+
+    def generate(self, prompts, roles, config=None):
+        asked = {i for p in prompts for i, ins in enumerate(self.instructions) if ins in p}
+        self.seen |= asked
+        if asked & self.watch:
+            self.hits += 1
+            if self.hits == self.at:
+                raise self.exc(f"boom on task {sorted(asked & self.watch)}")
+        return super().generate(prompts, roles, config)
+
+
+def _toolworld_gold(n):
+    gold = load_dialogues("data/toolworld/test_in_domain.json")[:n]
+    instructions = [d.instruction for d in gold]
+    assert len(set(instructions)) == n and not any(a in b for a in instructions for b in instructions if a != b)
+    return gold, instructions
+
+
+def _realtime(tmp_path, name, oracle, n, **kw):
+    run = _run_dir(tmp_path / name)
+    settings = kw.pop("settings", None) or EvalSettings(max_steps=20, checkpoint_every=4)
+    return run, evaluate_run(run, "toolworld-id", "realtime", limit=n, models=oracle, settings=settings, **kw)
+
+
+def test_interrupted_realtime_evaluation_resumes_without_recomputing(tmp_path):
+    gold, ins = _toolworld_gold(12)
+    answers = _gold_oracle(gold)
+    ref_run, ref = _realtime(tmp_path, "ref", Oracle(answers), 12)
+    assert ref["resume"] == {"resumed": 0, "computed": 12, "corrupt_lines": 0, "chunk_size": 4}
+    reference = (ref_run / "eval" / "toolworld-id-realtime" / "trajectories.jsonl").read_text()
+
+    # killed on the 2nd model call of the second chunk: only the first chunk is saved, no final files
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "cut", Interrupting(answers, ins, watch=range(4, 8), at=2), 12)
+    out = tmp_path / "cut" / "eval" / "toolworld-id-realtime"
+    assert sorted(p.name for p in out.iterdir()) == ["partial.json", "trajectories.partial.jsonl"]
+    rows = [json.loads(line) for line in (out / "trajectories.partial.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in rows] == [0, 1, 2, 3] and rows[0]["id"] == gold[0].id
+
+    again = Interrupting(answers, ins)
+    m = _realtime(tmp_path, "cut", again, 12)[1]
+    assert again.seen == set(range(4, 12))  # the first chunk was not asked for again
+    assert m["resume"] == {"resumed": 4, "computed": 8, "corrupt_lines": 0, "chunk_size": 4}
+    assert (m["pass_rate"], m["n"], m["outcomes"]) == (ref["pass_rate"], 12, ref["outcomes"])
+    assert (out / "trajectories.jsonl").read_text() == reference
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "trajectories.jsonl"]
+
+
+def test_resume_with_other_settings_is_refused_unless_restarted(tmp_path):
+    gold, ins = _toolworld_gold(8)
+    answers = _gold_oracle(gold)
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "r", Interrupting(answers, ins, watch=range(4, 8), at=1), 8)
+    fp = tmp_path / "r" / "eval" / "toolworld-id-realtime" / "partial.json"
+    with pytest.raises(DataError, match="differs: settings.max_steps") as e:
+        _realtime(tmp_path, "r", Oracle(answers), 8, settings=EvalSettings(max_steps=19, checkpoint_every=4))
+    assert e.value.file == str(fp) and e.value.field == "settings.max_steps"
+    with pytest.raises(DataError, match="differs: .*item_ids.*limit"):  # other tasks
+        _realtime(tmp_path, "r", Oracle(answers), 6)
+    # the checkpoint cadence is free to change; --restart recomputes everything
+    again = Interrupting(answers, ins)
+    m = _realtime(tmp_path, "r", again, 8, settings=EvalSettings(max_steps=20, checkpoint_every=3), restart=True)[1]
+    assert m["resume"]["resumed"] == 0 and m["resume"]["computed"] == 8 and again.seen == set(range(8))
+    assert m["pass_rate"] == 1.0
+
+
+def test_torn_last_line_is_recovered_and_recomputed(tmp_path):
+    gold, ins = _toolworld_gold(12)
+    answers = _gold_oracle(gold)
+    ref_run, _ = _realtime(tmp_path, "ref", Oracle(answers), 12)
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "cut", Interrupting(answers, ins, watch=range(8, 12), at=1), 12)
+    partial = tmp_path / "cut" / "eval" / "toolworld-id-realtime" / "trajectories.partial.jsonl"
+    text = partial.read_text()
+    assert text.count("\n") == 8
+    partial.write_text(text[:len(text) - len(text.splitlines()[-1]) // 2])  # a kill in the middle of the last line
+    again = Interrupting(answers, ins)
+    m = _realtime(tmp_path, "cut", again, 12)[1]
+    assert m["resume"] == {"resumed": 7, "computed": 5, "corrupt_lines": 1, "chunk_size": 4}
+    assert again.seen == {7, 8, 9, 10, 11}
+    final = tmp_path / "cut" / "eval" / "toolworld-id-realtime" / "trajectories.jsonl"
+    assert final.read_text() == (ref_run / "eval" / "toolworld-id-realtime" / "trajectories.jsonl").read_text()
+
+
+def test_corrupt_middle_line_is_a_data_error(tmp_path):
+    gold, ins = _toolworld_gold(12)
+    answers = _gold_oracle(gold)
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "r", Interrupting(answers, ins, watch=range(8, 12), at=1), 12)
+    partial = tmp_path / "r" / "eval" / "toolworld-id-realtime" / "trajectories.partial.jsonl"
+    lines = partial.read_text().splitlines(keepends=True)
+    lines[2] = lines[2][:40] + "\n"
+    partial.write_text("".join(lines))
+    with pytest.raises(DataError, match="invalid JSON line") as e:
+        _realtime(tmp_path, "r", Oracle(answers), 12)
+    assert e.value.file == str(partial) and e.value.record == 2
+
+
+def test_a_crashing_task_is_an_error_trajectory_not_a_drop(tmp_path):
+    gold, ins = _toolworld_gold(6)
+    oracle = Oracle(_gold_oracle(gold))
+    real = oracle.generate
+
+    def generate(prompts, roles, config=None):  # the model fails whenever task 4 is in the batch
+        if any(ins[4] in p for p in prompts):
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(prompts, roles, config)
+
+    oracle.generate = generate
+    run, m = _realtime(tmp_path, "r", oracle, 6, settings=EvalSettings(max_steps=20, checkpoint_every=3))
+    assert m["n"] == 6 and m["outcomes"]["error"] == 1 and m["passed"] == 5 and m["pass_rate"] == 5 / 6
+    trajs = [json.loads(x) for x in (run / "eval" / "toolworld-id-realtime" / "trajectories.jsonl").read_text().splitlines()]
+    assert [t["task_id"] for t in trajs] == [d.id for d in gold]
+    bad = trajs[4]
+    assert bad["outcome"] == "error" and bad["meta"]["error"] == "agent: RuntimeError: CUDA out of memory (simulated)"
+    assert bad["meta"]["success"]["passed"] is False and bad["steps"] == []
+
+
+def test_interrupted_static_evaluation_resumes(tmp_path):
+    samples = static_benchmark_samples("toolworld-id")[:20]
+    answers = _static_oracle(samples)
+    ref_run = _run_dir(tmp_path / "ref")
+    settings = EvalSettings(checkpoint_every=8)
+    ref = evaluate_run(ref_run, "toolworld-id", "static", limit=20, models=Oracle(answers), settings=settings)
+    assert ref["plan_em"] == 1.0
+
+    class Cut(Oracle):
+        calls = 0
+
+        def generate(self, prompts, roles, config=None):
+            Cut.calls += 1
+            if Cut.calls == 3:  # chunk 1 = planner + second-stage call; die in chunk 2
+                raise KeyboardInterrupt
+            return super().generate(prompts, roles, config)
+
+    run = _run_dir(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_run(run, "toolworld-id", "static", limit=20, models=Cut(answers), settings=settings)
+    counting = Oracle(answers)
+    asked = []
+    real = counting.generate
+    counting.generate = lambda p, r, c=None: asked.extend(p) or real(p, r, c)
+    m = evaluate_run(run, "toolworld-id", "static", limit=20, models=counting, settings=settings)
+    assert m["resume"] == {"resumed": 8, "computed": 12, "corrupt_lines": 0, "chunk_size": 8}
+    planner = [PromptStyle().model_prompt(s["model_input"]) for s in samples]
+    assert [p in asked for p in planner] == [False] * 8 + [True] * 12  # the first chunk was not recomputed
+    assert m["plan_em"] == 1.0 and m["n_items"] == 20 and m["counts"]["errors"] == 0
+    name = "toolworld-id-static/predictions.json"
+    assert (run / "eval" / name).read_text() == (ref_run / "eval" / name).read_text()

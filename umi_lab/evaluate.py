@@ -16,15 +16,29 @@ average steps, give-up rate, hallucinated-tool and invalid-argument rates (``age
 Everything lands in ``RUN_DIR/eval/<benchmark>-<mode>/``: ``predictions.json`` or ``trajectories.jsonl``,
 ``metrics.json`` and ``config.json`` (the run's config plus the evaluation settings), written atomically.
 
-CLI: ``python -m umi_lab evaluate --run RUN_DIR --benchmark NAME [--mode static|realtime] [--limit N] [--smoke]``.
+Resumable: items (static samples or real-time tasks) are processed in chunks of
+``EvalSettings.checkpoint_every``; after each chunk the finished items are appended, one JSON line each
+(flushed and fsynced), to ``predictions.partial.jsonl`` / ``trajectories.partial.jsonl`` next to
+``partial.json``, a fingerprint of the run, benchmark, mode, limit, settings and item ids. Running the same
+evaluation again skips the finished items; a different fingerprint is refused (``DataError`` naming
+``partial.json``) unless ``restart=True`` (CLI ``--restart``). A torn last line (a kill mid-write) is
+dropped, counted and its item recomputed. The final files are written from the union, the partial files
+removed; ``metrics["resume"]`` says how many items were resumed and computed. An item whose model call
+raised is kept, never dropped: a trajectory with outcome ``error`` (real-time) or a sample with an empty
+prediction and ``error`` (static, scored like an empty model output, counted in ``counts["errors"]``).
+
+CLI: ``python -m umi_lab evaluate --run RUN_DIR --benchmark NAME [--mode static|realtime] [--limit N] [--smoke]
+[--restart] [--checkpoint-every N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +46,7 @@ from typing import Any
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_jsonl, write_json
 from umi_lab.serving import GenerationSettings, RoleModels
-from umi_lab.trajectory import Dialogue, Turn, load_dialogues, save_trajectories
+from umi_lab.trajectory import Dialogue, RecordedTrajectory, Turn, load_dialogues, save_trajectories
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS: dict[str, tuple[str, ...]] = {
@@ -49,13 +63,24 @@ BENCHMARKS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class EvalSettings:
-    """Evaluation knobs: decoding, agent limits, the ToolWorld seed and the grader's sympy time limit."""
+    """Evaluation knobs: decoding, agent limits, the ToolWorld seed, the grader's sympy time limit and
+    ``checkpoint_every`` (items per chunk saved to the partial file; None: 4 generation batches)."""
 
     generation: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_new_tokens=256))
     max_steps: int = 8
     repeat_limit: int = 3
     world_seed: int = 0
     grade_timeout_s: float = 3.0
+    checkpoint_every: int | None = None
+
+    def __post_init__(self):
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be >= 1")
+
+    @property
+    def chunk_size(self) -> int:
+        """Items per checkpointed chunk. Example: ``EvalSettings().chunk_size`` → 32."""
+        return self.checkpoint_every or 4 * self.generation.batch_size
 
     @classmethod
     def smoke(cls) -> EvalSettings:
@@ -299,13 +324,202 @@ def score_realtime(benchmark: str, trajs: list, tasks: list[Dialogue], settings:
     return metrics
 
 
+# ------------------------------------------------------------------------------------------------ checkpoints
+FINGERPRINT_FILE = "partial.json"
+
+
+def _sha256(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+class Checkpoint:
+    """The partial results of one evaluation folder: ``partial.json`` (fingerprint) and ``<stem>.partial.jsonl``
+    (one ``{"index", "id", "item"}`` line per finished item, appended per chunk, flushed and fsynced).
+
+    Example: ``ck = Checkpoint(out_dir, "trajectories", fp); done = ck.open(); ck.append([(0, "t0", {...})])``.
+    """
+
+    def __init__(self, folder: Path, stem: str, fingerprint: dict[str, Any],
+                 validate: Callable[[dict, str, int], Any] | None = None):
+        self.folder, self.fingerprint, self.validate = folder, fingerprint, validate
+        self.fp_path = folder / FINGERPRINT_FILE
+        self.path = folder / f"{stem}.partial.jsonl"
+        self.corrupt_lines = 0
+
+    def discard(self) -> None:
+        """Remove the partial files (``--restart``, or after the final files are written)."""
+        for path in (self.path, self.fp_path):
+            path.unlink(missing_ok=True)
+
+    def open(self) -> dict[int, dict[str, Any]]:
+        """Check the fingerprint (or write it) and return the finished items by index; a torn last line is
+        dropped from the file and counted in ``corrupt_lines``."""
+        if self.fp_path.is_file():
+            self._check_fingerprint(read_json(self.fp_path))
+        elif self.path.is_file():
+            raise DataError(f"partial results without their fingerprint ({FINGERPRINT_FILE}); re-run with "
+                            "--restart to discard them", file=str(self.path))
+        else:
+            write_json(self.fp_path, self.fingerprint)
+        return self._read() if self.path.is_file() else {}
+
+    def _check_fingerprint(self, saved: Any) -> None:
+        if not isinstance(saved, dict):
+            raise DataError("expected a JSON object", file=str(self.fp_path))
+        differ = [k for k in sorted(set(saved) | set(self.fingerprint)) if saved.get(k) != self.fingerprint.get(k)]
+        for k in ("settings", "run_config"):
+            if k in differ and isinstance(saved.get(k), dict):  # name the setting, not just "settings"
+                old, new = _flat(saved[k], k), _flat(self.fingerprint[k], k)
+                differ[differ.index(k):differ.index(k) + 1] = [x for x in sorted(set(old) | set(new))
+                                                               if old.get(x) != new.get(x)]
+        if differ:
+            raise DataError(f"an interrupted evaluation with different settings is in this folder (differs: "
+                            f"{', '.join(differ)}); re-run with the same settings to resume, or with --restart "
+                            "to discard it", file=str(self.fp_path), field=differ[0])
+
+    def _read(self) -> dict[int, dict[str, Any]]:
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        done: dict[int, dict[str, Any]] = {}
+        keep = 0  # bytes of the file that hold complete, valid lines
+        for i, raw in enumerate(lines):
+            try:
+                row = self._row(raw, i)
+            except DataError:
+                if i < len(lines) - 1:
+                    raise
+                self.corrupt_lines += 1  # torn by a kill mid-write: drop it, its item is recomputed
+                break
+            if row["index"] in done:
+                raise DataError(f"item {row['index']} appears twice", file=str(self.path), record=i, field="index")
+            done[row["index"]] = row
+            keep += len(raw) + 1
+        if keep != len(data):  # cut the torn tail (or add the missing final newline) before appending
+            with open(self.path, "r+b") as f:
+                f.truncate(min(keep, len(data)))
+                if keep > len(data):
+                    f.seek(0, os.SEEK_END)
+                    f.write(b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+        return done
+
+    def _row(self, raw: bytes, i: int) -> dict[str, Any]:
+        file = str(self.path)
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"invalid JSON line ({e})", file=file, record=i) from None
+        ids = self.fingerprint["item_ids"]
+        if not isinstance(row, dict) or not isinstance(row.get("index"), int) or not 0 <= row["index"] < len(ids):
+            raise DataError(f"expected an object with an index in [0, {len(ids)})", file=file, record=i, field="index")
+        if row.get("id") != ids[row["index"]]:
+            raise DataError(f"id {row.get('id')!r} is not item {row['index']} ({ids[row['index']]!r})", file=file,
+                            record=i, field="id")
+        if not isinstance(row.get("item"), dict):
+            raise DataError("expected an object", file=file, record=i, field="item")
+        if self.validate:
+            self.validate(row["item"], file, i)
+        return row
+
+    def append(self, rows: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Append finished items ``(index, id, item)`` and make them durable (flush + fsync)."""
+        text = "".join(json.dumps({"index": i, "id": k, "item": item}, ensure_ascii=False) + "\n"
+                       for i, k, item in rows)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _flat(d: dict[str, Any], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}.{k}"))
+        else:
+            out[f"{prefix}.{k}"] = v
+    return out
+
+
+def _validate_trajectory(item: dict, file: str, record: int) -> None:
+    RecordedTrajectory.from_dict(item, file=file, record=record)
+
+
+def _validate_prediction(item: dict, file: str, record: int) -> None:
+    if not isinstance(item.get("predictions"), str):
+        raise DataError("missing or not a string", file=file, record=record, field="item.predictions")
+
+
+def _error_text(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def _predict_chunk(models: RoleModels, samples: list[dict[str, Any]], settings: GenerationSettings
+                   ) -> list[dict[str, Any]]:
+    """``predict_static`` on a chunk; if it raises, sample by sample, keeping a failing sample with an empty
+    prediction and its ``error``."""
+    try:
+        out = predict_static(models, samples, settings)
+    except Exception:
+        out = []
+        for s in samples:
+            try:
+                out += predict_static(models, [s], settings)
+            except Exception as e:
+                out.append({**s, "predictions": "", "error": f"predict: {_error_text(e)}",
+                            "tokens": {"prompt": 0, "generated": 0, "truncated": False}})
+    for s in out:
+        s.pop("model_input", None)
+    return out
+
+
+def _error_trajectory(task: Dialogue, task_id: str, method: str, error: str) -> RecordedTrajectory:
+    turns = [Turn("user", t.value) for t in task.conversations if t.role == "user"][:1] or [
+        Turn("user", task.instruction)]
+    meta = {"decisions": 0, "model_calls": 0, "prompt_tokens": 0, "generated_tokens": 0, "latency_s": 0.0,
+            "error": error}
+    return RecordedTrajectory(task_id, method, Dialogue(task.tools, task.instruction, turns, dict(task.extra)), [],
+                              "error", meta)
+
+
+def _run_chunk(agent, tasks: list[Dialogue], ids: list[str], env) -> list[RecordedTrajectory]:
+    """``agent.run_batch`` on a chunk; if it raises, task by task, a failing task becoming an ``error``
+    trajectory with the exception text."""
+    try:
+        trajs = agent.run_batch(tasks, env)
+    except Exception:
+        trajs = []
+        for task, task_id in zip(tasks, ids):
+            try:
+                trajs += agent.run_batch([task], env)
+            except Exception as e:
+                trajs.append(_error_trajectory(task, task_id, agent.method, f"agent: {_error_text(e)}"))
+    for traj, task, task_id in zip(trajs, tasks, ids):
+        if task.id is None:  # the agent numbers id-less tasks within its batch; use the benchmark position
+            traj.task_id = task_id
+    return trajs
+
+
+def _fingerprint(run_dir: Path, benchmark: str, mode: str, limit: int | None, smoke: bool, method: str,
+                 settings: EvalSettings, ids: list[str], items: list[Any]) -> dict[str, Any]:
+    cfg = asdict(settings)
+    cfg.pop("checkpoint_every")  # the checkpoint cadence does not change results
+    return {"benchmark": benchmark, "mode": mode, "limit": limit, "smoke": smoke, "method": method,
+            "run_config": read_json(run_dir / "config.json"), "settings": cfg,
+            "n_items": len(ids), "items_sha256": _sha256(items), "item_ids": ids}
+
+
 # ------------------------------------------------------------------------------------------------ driver
 def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = None, limit: int | None = None,
-                 smoke: bool = False, settings: EvalSettings | None = None, *, models: RoleModels | None = None
-                 ) -> dict[str, Any]:
+                 smoke: bool = False, settings: EvalSettings | None = None, *, models: RoleModels | None = None,
+                 restart: bool = False) -> dict[str, Any]:
     """Evaluate a run on a benchmark and write ``RUN_DIR/eval/<benchmark>-<mode>/``; returns the metrics.
 
-    Example: ``evaluate_run("runs/alpha", "toolbench-ood", "static", limit=50)["plan_em"]``.
+    Resumes an interrupted evaluation with the same settings (``restart=True`` discards it); see the
+    module doc. Example: ``evaluate_run("runs/alpha", "toolbench-ood", "static", limit=50)["plan_em"]``.
     """
     from umi_lab.agent import AgentConfig, make_agent
     from umi_lab.static_eval import evaluate_predictions
@@ -332,29 +546,55 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
     out_dir = run_dir / "eval" / f"{benchmark}-{mode}"
     start = time.perf_counter()
     if mode == "static":
-        samples = static_benchmark_samples(benchmark, models.family)[:limit]
-        predicted = predict_static(models, samples, settings.generation)
-        for s in predicted:
-            s.pop("model_input", None)
-        metrics = evaluate_predictions(predicted, file=str(out_dir / "predictions.json"))
-        metrics["generation"] = {
-            "prompt_tokens": sum(s["tokens"]["prompt"] for s in predicted),
-            "generated_tokens": sum(s["tokens"]["generated"] for s in predicted),
-            "truncated_prompts": sum(bool(s["tokens"]["truncated"]) for s in predicted)}
-        write_json(out_dir / "predictions.json", predicted, indent=None)
+        items: list[Any] = static_benchmark_samples(benchmark, models.family)[:limit]
+        ids = [f"{i}:{s.get('id')}" for i, s in enumerate(items)]
+        stem, validate, fp_items = "predictions", _validate_prediction, items
     else:
-        tasks = realtime_tasks(benchmark, limit)
+        items = realtime_tasks(benchmark, limit)
+        ids = [str(t.id) if t.id is not None else f"task-{i}" for i, t in enumerate(items)]
+        stem, validate, fp_items = "trajectories", _validate_trajectory, [t.to_dict() for t in items]
         agent = make_agent(models, AgentConfig(settings.max_steps, settings.repeat_limit, settings.generation))
-        trajs = agent.run_batch(tasks, env_factory(benchmark, settings))
-        metrics = score_realtime(benchmark, trajs, tasks, settings)
+        env = env_factory(benchmark, settings)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpoint(out_dir, stem, _fingerprint(run_dir, benchmark, mode, limit, smoke, models.method,
+                                                        settings, ids, fp_items), validate)
+    if restart:
+        checkpoint.discard()
+    done = {i: row["item"] for i, row in checkpoint.open().items()}
+    resumed = len(done)
+    todo = [i for i in range(len(items)) if i not in done]
+    size = settings.chunk_size
+    for c in range(0, len(todo), size):
+        chunk = todo[c:c + size]
+        if mode == "static":
+            results = _predict_chunk(models, [items[i] for i in chunk], settings.generation)
+        else:
+            results = [t.to_dict() for t in _run_chunk(agent, [items[i] for i in chunk], [ids[i] for i in chunk], env)]
+        checkpoint.append([(i, ids[i], r) for i, r in zip(chunk, results)])
+        done.update(zip(chunk, results))
+    finished = [done[i] for i in range(len(items))]
+    if mode == "static":
+        metrics = evaluate_predictions(finished, file=str(out_dir / "predictions.json"))
+        metrics["counts"]["errors"] = sum("error" in s for s in finished)
+        metrics["generation"] = {
+            "prompt_tokens": sum(s["tokens"]["prompt"] for s in finished),
+            "generated_tokens": sum(s["tokens"]["generated"] for s in finished),
+            "truncated_prompts": sum(bool(s["tokens"]["truncated"]) for s in finished)}
+        write_json(out_dir / "predictions.json", finished, indent=None)
+    else:
+        trajs = [RecordedTrajectory.from_dict(d, file=str(checkpoint.path), record=i) for i, d in enumerate(finished)]
+        metrics = score_realtime(benchmark, trajs, items, settings)
         save_trajectories(out_dir / "trajectories.jsonl", trajs)
     metrics.update(benchmark=benchmark, mode=mode, method=models.method, n_items=metrics.get("n") or
                    metrics.get("counts", {}).get("samples", 0), wall_s=round(time.perf_counter() - start, 3),
                    smoke=smoke, limit=limit)
+    metrics["resume"] = {"resumed": resumed, "computed": len(todo), "corrupt_lines": checkpoint.corrupt_lines,
+                         "chunk_size": size}
     run_config = read_json(run_dir / "config.json")
     write_json(out_dir / "config.json", {"run": run_config, "benchmark": benchmark, "mode": mode, "limit": limit,
                                          "smoke": smoke, "settings": asdict(settings)})
     write_json(out_dir / "metrics.json", metrics)
+    checkpoint.discard()
     return metrics
 
 
@@ -368,17 +608,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         settings.max_steps = args.max_steps
     if args.grouped:
         settings.generation.mixed_roles = False
-    metrics = evaluate_run(args.run, args.benchmark, args.mode, limit=args.limit, smoke=args.smoke, settings=settings)
+    if args.checkpoint_every:
+        settings.checkpoint_every = args.checkpoint_every
+    metrics = evaluate_run(args.run, args.benchmark, args.mode, limit=args.limit, smoke=args.smoke, settings=settings,
+                           restart=args.restart)
     keys = [k for k in ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "f1", "rouge", "pass_rate",
                         "accuracy", "avg_steps", "give_up_rate", "hallucinated_tool_rate", "invalid_argument_rate",
                         "n_items", "wall_s") if k in metrics]
-    print(json.dumps({k: metrics[k] for k in keys}))
+    resume = metrics["resume"]
+    errors = metrics["outcomes"]["error"] if "outcomes" in metrics else metrics["counts"]["errors"]
+    print(json.dumps({**{k: metrics[k] for k in keys}, "resumed": resume["resumed"], "computed": resume["computed"],
+                      "corrupt_lines": resume["corrupt_lines"], "errors": errors}))
+    if resume["corrupt_lines"]:
+        print(f"recovered: dropped {resume['corrupt_lines']} torn line(s) of the partial file; recomputed")
     print(f"written: {Path(args.run) / 'eval' / (args.benchmark + '-' + (args.mode or BENCHMARKS[args.benchmark][0]))}")
     return 0
 
 
 def add_cli(sub: Any) -> None:
-    """Register ``evaluate --run RUN_DIR --benchmark NAME [--mode static|realtime] [--limit N] [--smoke]``."""
+    """Register ``evaluate --run RUN_DIR --benchmark NAME [--mode static|realtime] [--limit N] [--smoke]
+    [--restart] [--checkpoint-every N]``."""
     p = sub.add_parser("evaluate", help="static or real-time evaluation of a trained run")
     p.add_argument("--run", required=True, help="run directory written by `train`")
     p.add_argument("--benchmark", required=True, choices=list(BENCHMARKS))
@@ -390,4 +639,8 @@ def add_cli(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--grouped", action="store_true", help="batch by role (set_adapter) instead of mixed batches")
+    p.add_argument("--restart", action="store_true",
+                   help="discard the partial results of an interrupted evaluation instead of resuming them")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="items per checkpointed chunk (default: 4 generation batches)")
     p.set_defaults(func=_cmd_evaluate)
