@@ -23,7 +23,8 @@ Resumable: items (static samples or real-time tasks) are processed in chunks of
 evaluation again skips the finished items; a different fingerprint is refused (``DataError`` naming
 ``partial.json``) unless ``restart=True`` (CLI ``--restart``). A torn last line (a kill mid-write) is
 dropped, counted and its item recomputed. The final files are written from the union, the partial files
-removed; ``metrics["resume"]`` says how many items were resumed and computed. An item whose model call
+removed; ``metrics["resume"]`` says how many items were resumed and computed (``wall_s`` is this
+invocation's time only). The checkpoint cadence is not part of the fingerprint. An item whose model call
 raised is kept, never dropped: a trajectory with outcome ``error`` (real-time) or a sample with an empty
 prediction and ``error`` (static, scored like an empty model output, counted in ``counts["errors"]``).
 
