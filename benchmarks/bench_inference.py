@@ -12,8 +12,10 @@ built from the reference thought, so both arms do exactly the same work whatever
   callers/summarizers of the chunk before.
 
 The adapters are random (``init_lora_weights=False``: non-zero, so the LoRA path really computes); speed
-does not depend on the weights. Every generation produces exactly ``--max-new-tokens`` tokens (the
-generation config has no EOS) so both arms count the same tokens. Prompts longer than
+does not depend on the weights. Greedy decoding with EOS kept, at most ``--max-new-tokens`` tokens:
+both arms decode the same greedy sequences, and generated tokens are counted up to each row's EOS.
+(Suppressing EOS for a fixed count was tried: ``min_new_tokens`` ran several times slower and a no-EOS
+generation config stalled on this machine, so a fixed count would have measured those code paths.) Prompts longer than
 ``--max-prompt-tokens`` keep their end. Memory: parameter bytes of one base + three adapters against three
 merged models, and the peak memory of each arm (CUDA max allocated; CPU peak RSS).
 
@@ -197,26 +199,20 @@ def _encode(tok, prompts: list[str], max_prompt: int, device: str):
     return input_ids.to(device), mask.to(device), sum(len(x) for x in ids)
 
 
-def _no_eos(model):
-    """The model's generation config with no EOS, so every row runs to ``max_new_tokens``.
-
-    (``min_new_tokens`` does the same but measured several times slower here, so it is not used.)"""
-    gen = copy.deepcopy(model.generation_config)
-    gen.eos_token_id = None
-    return gen
-
-
 def _generate(model, tok, prompts, cfg, adapter_names=None) -> tuple[int, int]:
-    """One greedy ``generate`` call without EOS; returns (generated tokens, prompt tokens)."""
+    """One greedy ``generate`` call (EOS kept); returns (generated tokens up to and including each row's
+    EOS, prompt tokens)."""
     import torch
 
     input_ids, mask, n_prompt = _encode(tok, prompts, cfg.max_prompt_tokens, cfg.device)
     kwargs = {"adapter_names": adapter_names} if adapter_names is not None else {}
     with torch.no_grad():
         out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=cfg.max_new_tokens,
-                             do_sample=False, pad_token_id=tok.pad_token_id, use_cache=True,
-                             generation_config=_no_eos(model), **kwargs)
-    return (out.shape[1] - input_ids.shape[1]) * out.shape[0], n_prompt
+                             do_sample=False, pad_token_id=tok.pad_token_id, use_cache=True, **kwargs)
+    generated = 0
+    for row in out[:, input_ids.shape[1]:].tolist():
+        generated += row.index(tok.eos_token_id) + 1 if tok.eos_token_id in row else len(row)
+    return generated, n_prompt
 
 
 def run_sequential(models: dict[str, Any], tok, requests, cfg) -> dict[str, Any]:
@@ -375,7 +371,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join([
         f"Model `{cfg['shape']}`, LoRA r={cfg['lora_r']} (random adapters), {result['workload']}, "
         f"{result['requests']} generations {result['requests_per_role']}; batch size {cfg['batch_size']}, "
-        f"exactly {cfg['max_new_tokens']} new tokens per generation (no EOS), prompts cut to the last "
+        f"at most {cfg['max_new_tokens']} new tokens per generation (greedy, EOS kept), prompts cut to the last "
         f"{cfg['max_prompt_tokens']} tokens.", "",
         common.markdown_table(rows), "",
         f"Batched over sequential: **{result['speedup_samples_per_s']:.2f}×** samples/s "

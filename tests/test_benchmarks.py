@@ -65,8 +65,9 @@ def test_bench_inference_tiny(tmp_path, shared_data):
     r = run_script("bench_inference.py", "--tiny", "--source", "ood", "--device", "cpu", out_dir=tmp_path)
     assert r["samples"] == 6
     batched, seq = r["arms"]["batched_one_base_three_adapters"], r["arms"]["sequential_three_models"]
-    # both arms generate exactly max_new_tokens per request (EOS suppressed): identical token counts
-    assert batched["generated_tokens"] == seq["generated_tokens"] == r["requests"] * r["config"]["max_new_tokens"]
+    # greedy decoding of the same requests: at least one and at most max_new_tokens tokens per request
+    for arm in (batched, seq):
+        assert r["requests"] <= arm["generated_tokens"] <= r["requests"] * r["config"]["max_new_tokens"]
     assert seq["generate_calls"] == r["requests"]
     assert batched["generate_calls"] < seq["generate_calls"]
     assert batched["mixed_role_calls"] >= 1
