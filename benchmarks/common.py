@@ -214,7 +214,8 @@ def gib(n_bytes: float) -> float:
 
 def command_line() -> str:
     """The exact command that produced a result, as a shell would take it back."""
-    return " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+    env = [f"{k}={shlex.quote(os.environ[k])}" for k in ("OMP_NUM_THREADS", "UMI_LAB_DATA") if k in os.environ]
+    return " ".join([*env, *(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])])
 
 
 def header(name: str, device: str) -> dict[str, Any]:
