@@ -282,27 +282,20 @@ def _route(w: World, origin: str, destination: str):
         return _not_found("airport or city", origin)
     if b is None:
         return _not_found("airport or city", destination)
-    return sorted((f for f in w.flights if f.origin == a.airport and f.destination == b.airport),
-                  key=lambda f: (f.departure, f.number)), a, b
+    hits = sorted((f for f in w.flights if f.origin == a.airport and f.destination == b.airport),
+                  key=lambda f: (f.departure, f.number))
+    return hits or _empty(f"no flights from {a.name} to {b.name}")
 
 
 def _search_flights(w: World, origin: str, destination: str):
-    r = _route(w, origin, destination)
-    if isinstance(r, Observation):
-        return r
-    hits, a, b = r
-    if not hits:
-        return _empty(f"no flights from {a.name} to {b.name}")
-    return {"flights": [_flight_dict(w, f) for f in hits]}
+    hits = _route(w, origin, destination)
+    return hits if isinstance(hits, Observation) else {"flights": [_flight_dict(w, f) for f in hits]}
 
 
 def _cheapest_flight(w: World, origin: str, destination: str):
-    r = _route(w, origin, destination)
-    if isinstance(r, Observation):
-        return r
-    hits, a, b = r
-    if not hits:
-        return _empty(f"no flights from {a.name} to {b.name}")
+    hits = _route(w, origin, destination)
+    if isinstance(hits, Observation):
+        return hits
     return _flight_dict(w, min(hits, key=lambda f: (f.price_usd, f.number)))
 
 
