@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import importlib
 import json
 import os
 import platform
@@ -38,22 +37,16 @@ GPU_PEAK_BF16 = {
     "L40S": 362e12,
     "A10G": 70e12,
 }
-LIBRARIES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "tokenizers")
-
-
 def library_versions() -> dict[str, str | None]:
-    """Versions of the libraries the benchmarks use (None when one is missing).
+    """Versions of the libraries the benchmarks use (None when one is missing): the same record a training
+    run writes into ``versions.json``.
 
     >>> "torch" in library_versions()
     True
     """
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            out[name] = importlib.import_module(name).__version__
-        except ImportError:
-            out[name] = None
-    return out
+    from umi_lab.training import library_versions as versions
+
+    return versions()
 
 
 def resolve_device(requested: str) -> str:

@@ -20,6 +20,7 @@ LEFT of its prompt, never from the target. The run directory layout is in ``docs
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -33,7 +34,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from umi_lab.errors import DataError
-from umi_lab.io import atomic_write_text, read_json, read_records, write_json
+from umi_lab.io import atomic_write_text, read_json, read_jsonl, read_records, write_json, write_jsonl
 from umi_lab.prompts import PromptStyle
 from umi_lab.training_config import (
     INITS,
@@ -328,18 +329,28 @@ def _set_status(run_dir: Path, value: str) -> None:
         atomic_write_text(run_dir / "status", value + "\n")
 
 
-def _versions() -> dict[str, Any]:
-    import accelerate
-    import datasets
-    import peft
-    import torch
-    import transformers
-    import trl
+LIBRARIES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "tokenizers")
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "peft": peft.__version__, "trl": trl.__version__,
-            "datasets": datasets.__version__, "accelerate": accelerate.__version__,
-            "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+
+def library_versions() -> dict[str, str | None]:
+    """Python's and the training libraries' versions (None for one that is not installed).
+
+    >>> "torch" in library_versions()
+    True
+    """
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = importlib.import_module(name).__version__
+        except ImportError:
+            out[name] = None
+    return out
+
+
+def _versions() -> dict[str, Any]:
+    import torch
+
+    return {**library_versions(), "world_size": int(os.environ.get("WORLD_SIZE", "1")),
             "cuda": torch.cuda.is_available()}
 
 
@@ -365,9 +376,8 @@ def _trim_history(path: Path, role: str, after_step: int) -> None:
     """Drop loss rows of ``role`` past ``after_step`` (logged before an interruption, redone on resume)."""
     if not path.is_file() or not _is_main():
         return
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    keep = [r for r in rows if not (r["role"] == role and r["step"] > after_step)]
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
+    keep = [r for r in read_jsonl(path) if not (r["role"] == role and r["step"] > after_step)]
+    write_jsonl(path, keep)
 
 
 def _role_output(config: GLPFTConfig, run_dir: Path, role: str) -> Path:
@@ -561,8 +571,8 @@ def _cli_train(args) -> int:
     print(f"run: {run_dir} ({info['status']})")
     for role, path in {**info["adapters"], **info["models"]}.items():
         print(f"  {role:10s} {path}")
-    rows = [json.loads(x) for x in (run_dir / "loss_history.jsonl").read_text().splitlines() if x.strip()] \
-        if (run_dir / "loss_history.jsonl").is_file() else []
+    history = run_dir / "loss_history.jsonl"
+    rows = read_jsonl(history) if history.is_file() else []
     for role in dict.fromkeys(r["role"] for r in rows):
         losses = [r["loss"] for r in rows if r["role"] == role]
         print(f"  loss {role:10s} {losses[0]:.4f} -> {losses[-1]:.4f} ({len(losses)} logged steps)")
