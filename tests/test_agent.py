@@ -19,11 +19,11 @@ from umi_lab.agent import (
     planner_step,
     trajectory_stats,
 )
-from umi_lab.prompts import PromptStyle, role_input
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn
+from umi_lab.protocol.prompts import PromptStyle, role_input
 from umi_lab.serving import Generation, GenerationSettings, RoleModels, build_random_run
 from umi_lab.tools.cache_replay import CacheReplay
 from umi_lab.tools.calculator import CalculatorRegistry
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, Turn
 
 
 class Scripted:

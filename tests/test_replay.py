@@ -5,8 +5,8 @@ import pytest
 
 from umi_lab.cli import main
 from umi_lab.errors import DataError
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord
 from umi_lab.replay import export_replay_html, render_page, replay_data
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord
 from umi_lab.widgets import load_tracks
 
 HOSTILE = "</script><script>alert(1)</script>"

@@ -30,11 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from umi_lab.prompts import history_string
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
+from umi_lab.protocol.prompts import history_string
 from umi_lab.serving import Generation, GenerationSettings
 from umi_lab.static_eval import DECISION_MARKS, clean_candidate
 from umi_lab.tools.registry import BAD_ARGUMENTS, TOOL_ERROR, UNKNOWN_TOOL, Observation, ToolRegistry
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
 
 OUTCOMES = ("conclusion", "give_up", "step_limit", "repetition", "error")
 

@@ -46,8 +46,8 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_jsonl, write_json
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn, load_dialogues, save_trajectories
 from umi_lab.serving import GenerationSettings, RoleModels
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, Turn, load_dialogues, save_trajectories
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS: dict[str, tuple[str, ...]] = {
@@ -278,7 +278,7 @@ def predict_static(models: RoleModels, samples: list[dict[str, Any]], settings: 
 
 
 def _role_input(role: str, sample: dict[str, Any]) -> str:
-    from umi_lab.prompts import role_input
+    from umi_lab.protocol.prompts import role_input
 
     return role_input(role, sample["tools"], backbone_history(sample["history"]), family=sample.get("family", "toolbench"))
 

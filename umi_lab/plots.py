@@ -21,8 +21,8 @@ import pandas as pd  # noqa: E402
 
 from umi_lab.errors import DataError  # noqa: E402
 from umi_lab.io import read_jsonl  # noqa: E402
+from umi_lab.protocol.dialogue import RecordedTrajectory  # noqa: E402
 from umi_lab.tables import METRICS, REALTIME_METRICS, STATIC_METRICS, aggregate, method_label  # noqa: E402
-from umi_lab.trajectory import RecordedTrajectory  # noqa: E402
 
 STYLE_PATH = Path(__file__).with_name("paper.mplstyle")
 DECISION_ORDER = ("caller", "conclusion", "give up", "invalid")
@@ -192,7 +192,7 @@ def token_lengths(samples_by_role: Mapping[str, Iterable[dict]], tokenizer, *, s
     Returns columns ``role, prompt_tokens, target_tokens, total_tokens``. Example:
     ``token_lengths({"planner": read_records("train_planner.json")}, tokenizer)``.
     """
-    from umi_lab.prompts import PromptStyle
+    from umi_lab.protocol.prompts import PromptStyle
 
     style = style or PromptStyle()
     rows = []

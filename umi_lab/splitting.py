@@ -10,7 +10,7 @@
 * ``summarizer``: one record per conclusion turn whose value is not ``none``;
 * ``multitask``: planner + caller + summarizer records together, each with its own role prompt.
 
-Inputs are rendered with ``umi_lab.prompts`` (families ``toolbench``, ``toolalpaca``, ``maths``).
+Inputs are rendered with ``umi_lab.protocol.prompts`` (families ``toolbench``, ``toolalpaca``, ``maths``).
 ``history`` is the list of turns before the record. Every history string is built incrementally in
 one pass over a dialogue (``split_roles`` is linear in dialogue length apart from writing the outputs);
 ``split_roles_naive`` re-renders the whole history at every record (same output, for benchmarks).
@@ -51,8 +51,8 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import write_json
-from umi_lab.prompts import EOS_MARK, FAMILIES, ROLES, role_renderer, role_renderers
-from umi_lab.trajectory import TURN_ROLES, Dialogue, Turn, load_dialogues, save_dialogues
+from umi_lab.protocol.dialogue import TURN_ROLES, Dialogue, Turn, load_dialogues, save_dialogues
+from umi_lab.protocol.prompts import EOS_MARK, FAMILIES, ROLES, role_renderer, role_renderers
 
 COMPAT_MODES = ("default", "official")
 ROLE_SETS = ("backbone", "planner", "caller", "summarizer", "multitask")

@@ -31,8 +31,8 @@ from rouge import Rouge
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_records, write_json
-from umi_lab.prompts import FAMILIES, history_string, role_input
-from umi_lab.trajectory import Dialogue, load_dialogues
+from umi_lab.protocol.dialogue import Dialogue, load_dialogues
+from umi_lab.protocol.prompts import FAMILIES, history_string, role_input
 
 DECISION_MARKS = {"caller": "Next: caller.", "conclusion": "Next: conclusion.", "give up": "Next: give up."}
 PLANS = ("call", "finish", "give up")

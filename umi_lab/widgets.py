@@ -22,7 +22,7 @@ import ipywidgets as widgets
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_records
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
 
 ROLE_COLOURS = {"user": "#4b5563", "assistant": "#1d4ed8", "caller": "#b45309", "observation": "#047857",
                 "conclusion": "#7c3aed"}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.trajectory import Dialogue
+from umi_lab.protocol.dialogue import Dialogue
 
 _NUM = re.compile(r"-?\d+(?:\.\d+)?")
 
