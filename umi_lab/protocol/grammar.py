@@ -181,7 +181,7 @@ def parse_decision(text: Any, compat: str = "default") -> Parsed:
             return Parsed("planner", d, thought=thought, text=cut if cut.endswith(".") else cut + ".")
     thought = t.strip()
     return Parsed("planner", Decision.INVALID, thought=thought, text=compose_planner(thought, INVALID_ACTS_AS),
-                  error="no Next: mark (expected 'Next: caller.', 'Next: conclusion.' or 'Next: give up.')")
+                  error="no Next: decision")
 
 
 # ------------------------------------------------------------------------------------------ caller
@@ -270,11 +270,23 @@ def parse_backbone(text: Any, compat: str = "default") -> Parsed:
     return Parsed("backbone", Decision.CALLER, thought=thought, tool=name, arguments=args)
 
 
-PARSERS = {"planner": parse_decision, "caller": parse_call, "backbone": parse_backbone}
+def parse_conclusion(text: Any, compat: str = "default") -> Parsed:
+    """Read a summarizer output: the answer is the text before ``</s>``, stripped, official clean-up.
+
+    >>> parse_conclusion(": 42</s>junk").answer
+    '42'
+    """
+    _check_compat(compat)
+    answer = clean_candidate(str(text) if compat == "official" else _before_eos(text).strip())
+    return Parsed("summarizer", None, answer=answer, text=answer)
+
+
+PARSERS = {"planner": parse_decision, "caller": parse_call, "backbone": parse_backbone,
+           "summarizer": parse_conclusion}
 
 
 def parse(role: str, text: Any, compat: str = "default") -> Parsed:
-    """Dispatch on role (``planner``, ``caller``, ``backbone``): the code behind ``python -m umi_lab parse``."""
+    """Dispatch on role (``planner``, ``caller``, ``backbone``, ``summarizer``): the code behind ``python -m umi_lab parse``."""
     if role not in PARSERS:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(PARSERS)}")
     return PARSERS[role](text, compat)
