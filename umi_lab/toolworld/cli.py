@@ -70,7 +70,7 @@ def _check(args: argparse.Namespace) -> int:
                 raise DataError(f"task id {t.task_id!r} is not in {args.data}", file=args.trajectories, record=i,
                                 field="task_id")
             try:
-                res = check_success(by_id[t.task_id], t.dialogue)
+                res = check_success(by_id[t.task_id], t)
             except DataError as e:
                 raise e.located(file=args.data, record=gold.index(by_id[t.task_id])) from None
             rows.append({"id": t.task_id, "outcome": t.outcome, **res.to_dict()})
