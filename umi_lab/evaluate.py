@@ -69,7 +69,7 @@ class EvalSettings:
     """Evaluation knobs: decoding, agent limits, the ToolWorld seed, the grader's sympy time limit and
     ``checkpoint_every`` (items per chunk saved to the partial file; None: 4 generation batches)."""
 
-    generation: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_new_tokens=256))
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
     max_steps: int = 8
     repeat_limit: int = 3
     world_seed: int = 0

@@ -13,7 +13,7 @@ Grammar (``default``):
 * **Planner** (``parse_decision``): the marks ``Next: give up``, ``Next: conclusion``, ``Next: caller`` —
   exact case, one space, the trailing ``.`` optional. When several occur, priority
   give up > conclusion > caller (the official rule), and the turn text is cut right after the chosen
-  mark (its ``.`` added when missing); the thought is the text before it. No mark (e.g.
+  mark (its ``.`` added when missing; nothing else changed); the thought is the text before it, stripped. No mark (e.g.
   ``Next: Conclusion.``, ``next: caller``, ``Next:caller``) → ``Decision.INVALID`` with an error.
   **Policy:** the agent (and the static predictions) act on an invalid planner output as on a caller
   decision — the official inference does the same by appending ``Next: caller.`` — but the step is
@@ -176,9 +176,8 @@ def parse_decision(text: Any, compat: str = "default") -> Parsed:
     for d in _PRIORITY:
         m = _MARK_RE[d].search(t)
         if m:
-            thought = t[:m.start()].strip()
-            cut = t[:m.end()].strip()
-            return Parsed("planner", d, thought=thought, text=cut if cut.endswith(".") else cut + ".")
+            cut = t[:m.end()]  # not stripped: the official cut keeps the text as written
+            return Parsed("planner", d, thought=t[:m.start()].strip(), text=cut if cut.endswith(".") else cut + ".")
     thought = t.strip()
     return Parsed("planner", Decision.INVALID, thought=thought, text=compose_planner(thought, INVALID_ACTS_AS),
                   error="no Next: decision")
@@ -356,6 +355,23 @@ def official_backbone_step(text: str) -> tuple[str, str | None, str | None, str 
     return official_call(text)
 
 
+def backbone_step(text: str, compat: str = "default") -> tuple[str, str | None, str | None, str | None]:
+    """A backbone output as the evaluators' ``(plan, action, input, answer)``: ``official_backbone_step`` under
+    ``compat="official"``, else ``parse_backbone``'s reading (an invalid output is a call of ``none``).
+
+    >>> backbone_step("Conclusion: 42"), backbone_step("Conclusion: 42", "official")
+    (('finish', None, None, '42'), ('call', 'none', '{}', None))
+    """
+    if compat == "official":
+        return official_backbone_step(text)
+    p = parse_backbone(text)
+    if p.decision is Decision.GIVE_UP:
+        return "give up", None, None, None
+    if p.decision is Decision.CONCLUSION:
+        return "finish", None, None, p.answer
+    return "call", p.tool or "none", p.arguments or "{}", None
+
+
 def clean_candidate(text: str) -> str:
     """Official clean-up of a generated text: drop a leading ``": "``; blank, ``.`` or ``,`` → ``none``."""
     if text.startswith(": "):
@@ -364,32 +380,48 @@ def clean_candidate(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ predictions
+def planner_decision(planner_out: str, compat: str = "default") -> tuple[str, str]:
+    """The decision label the static pipeline acts on (``caller``/``conclusion``/``give up``) and the planner
+    turn text: ``parse_decision`` with the invalid policy, or the official inference rule.
+
+    >>> planner_decision("no mark"), planner_decision("no mark", "official")
+    (('caller', 'no mark Next: caller.'), ('caller', 'no markNext: caller.'))
+    """
+    _check_compat(compat)
+    if compat == "official":
+        return official_planner_decision(planner_out)
+    p = parse_decision(planner_out)
+    return acted_decision(p.decision).label, p.text
+
+
 def compose_prediction(planner_out: str, caller_out: str | None = None, summarizer_out: str | None = None,
-                       *, compat: str = "official") -> str:
+                       *, compat: str = "default") -> str:
     """The multi-agent prediction string in the official shape (with its ``asssitant: `` misspelling).
 
-    Give up → the cut planner output alone; conclusion → ``asssitant: P</s>conclusion: S``;
+    Give up → the planner turn alone; conclusion → ``asssitant: P</s>conclusion: S``;
     caller → ``asssitant: P</s>caller: C``. A missing caller/summarizer output counts as ``none``.
-    ``compat="official"`` cuts the planner output by the official inference rule; ``"default"`` by
-    ``parse_decision`` (an invalid output acts as caller) and writes the call canonically.
+    ``compat="default"`` reads the outputs with the protocol grammar (an invalid planner output acts as
+    caller; the call and answer written canonically, an unparseable call as ``none``), so
+    ``official_step`` scores exactly what the agent would do; ``"official"`` copies the official
+    inference (the raw caller/summarizer texts after ``clean_candidate``).
 
-    >>> compose_prediction("Find it. Next: caller.", "Action: f\\nAction Input: {}")
+    >>> compose_prediction("Find it. Next: caller.", "Action : f\\nAction Input: {}")
     'asssitant: Find it. Next: caller.</s>caller: Action: f\\nAction Input: {}'
     """
+    _check_compat(compat)
     planner_out = clean_candidate(planner_out)
+    label, cut = planner_decision(planner_out, compat)
+    decision = Decision.coerce(label)
     if compat == "official":
-        label, cut = official_planner_decision(planner_out)
-        decision = Decision.coerce(label)
-        call = clean_candidate(caller_out or "")
+        call, answer = clean_candidate(caller_out or ""), clean_candidate(summarizer_out or "")
     else:
-        p = parse_decision(planner_out)
-        decision, cut = acted_decision(p.decision), p.text
         c = parse_call(caller_out or "")
-        call = c.text if c.tool is not None else clean_candidate(caller_out or "")
+        call = c.text if c.tool is not None else "none"
+        answer = parse_conclusion(summarizer_out or "").answer
     if decision is Decision.GIVE_UP:
         return cut
     if decision is Decision.CONCLUSION:
-        return f"asssitant: {cut}{EOS}conclusion: {clean_candidate(summarizer_out or '')}"
+        return f"asssitant: {cut}{EOS}conclusion: {answer}"
     return f"asssitant: {cut}{EOS}caller: {call}"
 
 
