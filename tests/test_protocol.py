@@ -19,16 +19,15 @@ from umi_lab.plots import decision_counts
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Turn
 from umi_lab.protocol.grammar import (
     Decision,
-    backbone_prediction,
     compose_backbone,
     compose_call,
     compose_planner,
-    compose_prediction,
     official_backbone_step,
     parse_backbone,
     parse_call,
     parse_decision,
 )
+from umi_lab.protocol.predictions import backbone_prediction, compose_prediction
 from umi_lab.protocol.prompts import PromptStyle, backbone_history, role_input
 from umi_lab.replay import replay_data
 from umi_lab.serving import Generation, GenerationSettings

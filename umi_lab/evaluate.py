@@ -47,7 +47,7 @@ from typing import Any
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_jsonl, write_json
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn, load_dialogues, save_trajectories
-from umi_lab.protocol.grammar import backbone_prediction  # noqa: F401 (re-exported: the static backbone path)
+from umi_lab.protocol.predictions import backbone_prediction  # noqa: F401 (re-exported: the static backbone path)
 from umi_lab.protocol.prompts import backbone_history
 from umi_lab.serving import GenerationSettings, RoleModels
 

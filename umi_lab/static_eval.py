@@ -36,12 +36,10 @@ from umi_lab.protocol.grammar import (
     COMPAT_MODES,
     DECISION_MARKS,
     Decision,
-    backbone_step,
     clean_candidate,
-    compose_prediction,
     official_step,
-    planner_decision,
 )
+from umi_lab.protocol.predictions import backbone_step, compose_prediction, planner_decision
 from umi_lab.protocol.prompts import FAMILIES, history_string, history_with_thought, role_input
 
 # the official evaluator's names for the protocol's official rules (umi_lab.protocol.grammar)

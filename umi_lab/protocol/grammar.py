@@ -5,7 +5,8 @@ parses back unchanged (``tests/test_protocol.py`` checks it with hypothesis). Ev
 ``Parsed`` and never raises; the ``default`` grammar is what the agent, the recorded trajectories, the
 plots, widgets, replay and success checker use. ``compat="official"`` reproduces the official GLPFT
 rules (inference and ``evaluate-*.py``) for parity, and the ``official_*`` functions are those rules
-verbatim as tuples.
+verbatim as tuples. The official-shape static prediction strings are written by
+``umi_lab.protocol.predictions`` from these parsers.
 
 Grammar (``default``):
 
@@ -167,7 +168,7 @@ def parse_decision(text: Any, compat: str = "default") -> Parsed:
     >>> parse_decision("Next: Conclusion.").decision.value
     'invalid'
     """
-    _check_compat(compat)
+    check_compat(compat)
     if compat == "official":
         label, cut = official_planner_decision(str(text))
         d = Decision.coerce(label)
@@ -215,7 +216,7 @@ def parse_call(text: Any, compat: str = "default") -> Parsed:
     >>> parse_call("I think so").error
     'no Action'
     """
-    _check_compat(compat)
+    check_compat(compat)
     if compat == "official":
         _, action, action_input, _ = official_call(str(text))
         err = None if "Action:" in str(text) else "no Action"
@@ -242,7 +243,7 @@ def parse_backbone(text: Any, compat: str = "default") -> Parsed:
     >>> parse_backbone("Conclusion: 42", compat="official").decision.value
     'caller'
     """
-    _check_compat(compat)
+    check_compat(compat)
     if compat == "official":
         plan, action, action_input, answer = official_backbone_step(str(text))
         d = Decision.coerce(plan)
@@ -275,7 +276,7 @@ def parse_conclusion(text: Any, compat: str = "default") -> Parsed:
     >>> parse_conclusion(": 42</s>junk").answer
     '42'
     """
-    _check_compat(compat)
+    check_compat(compat)
     answer = clean_candidate(str(text) if compat == "official" else _before_eos(text).strip())
     return Parsed("summarizer", None, answer=answer, text=answer)
 
@@ -291,7 +292,8 @@ def parse(role: str, text: Any, compat: str = "default") -> Parsed:
     return PARSERS[role](text, compat)
 
 
-def _check_compat(compat: str) -> None:
+def check_compat(compat: str) -> None:
+    """Raise ValueError for a compat mode other than ``default`` / ``official``."""
     if compat not in COMPAT_MODES:
         raise ValueError(f"unknown compat mode {compat!r}; expected one of {', '.join(COMPAT_MODES)}")
 
@@ -355,87 +357,8 @@ def official_backbone_step(text: str) -> tuple[str, str | None, str | None, str 
     return official_call(text)
 
 
-def backbone_step(text: str, compat: str = "default") -> tuple[str, str | None, str | None, str | None]:
-    """A backbone output as the evaluators' ``(plan, action, input, answer)``: ``official_backbone_step`` under
-    ``compat="official"``, else ``parse_backbone``'s reading (an invalid output is a call of ``none``).
-
-    >>> backbone_step("Conclusion: 42"), backbone_step("Conclusion: 42", "official")
-    (('finish', None, None, '42'), ('call', 'none', '{}', None))
-    """
-    if compat == "official":
-        return official_backbone_step(text)
-    p = parse_backbone(text)
-    if p.decision is Decision.GIVE_UP:
-        return "give up", None, None, None
-    if p.decision is Decision.CONCLUSION:
-        return "finish", None, None, p.answer
-    return "call", p.tool or "none", p.arguments or "{}", None
-
-
 def clean_candidate(text: str) -> str:
     """Official clean-up of a generated text: drop a leading ``": "``; blank, ``.`` or ``,`` → ``none``."""
     if text.startswith(": "):
         text = text[2:]
     return "none" if text.strip() in ("", ".", ",") else text
-
-
-# ------------------------------------------------------------------------------------------ predictions
-def planner_decision(planner_out: str, compat: str = "default") -> tuple[str, str]:
-    """The decision label the static pipeline acts on (``caller``/``conclusion``/``give up``) and the planner
-    turn text: ``parse_decision`` with the invalid policy, or the official inference rule.
-
-    >>> planner_decision("no mark"), planner_decision("no mark", "official")
-    (('caller', 'no mark Next: caller.'), ('caller', 'no markNext: caller.'))
-    """
-    _check_compat(compat)
-    if compat == "official":
-        return official_planner_decision(planner_out)
-    p = parse_decision(planner_out)
-    return acted_decision(p.decision).label, p.text
-
-
-def compose_prediction(planner_out: str, caller_out: str | None = None, summarizer_out: str | None = None,
-                       *, compat: str = "default") -> str:
-    """The multi-agent prediction string in the official shape (with its ``asssitant: `` misspelling).
-
-    Give up → the planner turn alone; conclusion → ``asssitant: P</s>conclusion: S``;
-    caller → ``asssitant: P</s>caller: C``. A missing caller/summarizer output counts as ``none``.
-    ``compat="default"`` reads the outputs with the protocol grammar (an invalid planner output acts as
-    caller; the call and answer written canonically, an unparseable call as ``none``), so
-    ``official_step`` scores exactly what the agent would do; ``"official"`` copies the official
-    inference (the raw caller/summarizer texts after ``clean_candidate``).
-
-    >>> compose_prediction("Find it. Next: caller.", "Action : f\\nAction Input: {}")
-    'asssitant: Find it. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    _check_compat(compat)
-    planner_out = clean_candidate(planner_out)
-    label, cut = planner_decision(planner_out, compat)
-    decision = Decision.coerce(label)
-    if compat == "official":
-        call, answer = clean_candidate(caller_out or ""), clean_candidate(summarizer_out or "")
-    else:
-        c = parse_call(caller_out or "")
-        call = c.text if c.tool is not None else "none"
-        answer = parse_conclusion(summarizer_out or "").answer
-    if decision is Decision.GIVE_UP:
-        return cut
-    if decision is Decision.CONCLUSION:
-        return f"asssitant: {cut}{EOS}conclusion: {answer}"
-    return f"asssitant: {cut}{EOS}caller: {call}"
-
-
-def backbone_prediction(output: str, compat: str = "default") -> str:
-    """A backbone output as an official-shape multi-agent prediction string (scored by ``official_step``
-    to the plan, action, input and answer that ``parse_backbone(output, compat)`` reads).
-
-    >>> backbone_prediction("Look.\\nAction: f\\nAction Input: {}")
-    'asssitant: Look. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    p = parse_backbone(output, compat)
-    if p.decision is Decision.GIVE_UP:
-        return compose_prediction(compose_planner(p.thought, Decision.GIVE_UP))
-    if p.decision is Decision.CONCLUSION:
-        return compose_prediction(compose_planner(p.thought, Decision.CONCLUSION), summarizer_out=p.answer)
-    call = compose_call(p.tool, p.arguments) if p.tool not in (None, "none") else ""
-    return compose_prediction(compose_planner(p.thought, Decision.CALLER), caller_out=call)
