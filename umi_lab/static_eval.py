@@ -45,7 +45,6 @@ from umi_lab.protocol.prompts import FAMILIES, history_string, history_with_thou
 # the official evaluator's names for the protocol's official rules (umi_lab.protocol.grammar)
 parse_step = official_step
 PLANS = ("call", "finish", "give up")
-PLAN_OF_DECISION = {"caller": "call", "conclusion": "finish", "give up": "give up"}
 F1_EPS = 1e-30
 
 
