@@ -1,7 +1,7 @@
 """Static evaluation, compatible with the official alpha-UMi evaluator (``GLPFT/inference_utils/toolbench``).
 
 One sample per planner decision of a test dialogue (``static_samples``); a prediction string per sample,
-parsed with ``parse_step``; metrics computed by ``evaluate_predictions`` exactly as the official
+parsed with ``parse_step`` (``umi_lab.protocol.grammar.official_step``); metrics computed by ``evaluate_predictions`` exactly as the official
 ``evaluate-multi_agent.py`` computes them (plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge).
 
 Where the official script crashes we return a number instead, and count the case:
@@ -31,10 +31,19 @@ from rouge import Rouge
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_records, write_json
-from umi_lab.prompts import FAMILIES, history_string, role_input
-from umi_lab.trajectory import Dialogue, load_dialogues
+from umi_lab.protocol.dialogue import Dialogue, load_dialogues
+from umi_lab.protocol.grammar import (
+    COMPAT_MODES,
+    DECISION_MARKS,
+    Decision,
+    clean_candidate,
+    official_step,
+)
+from umi_lab.protocol.predictions import backbone_step, compose_prediction, planner_decision
+from umi_lab.protocol.prompts import FAMILIES, history_string, history_with_thought, role_input
 
-DECISION_MARKS = {"caller": "Next: caller.", "conclusion": "Next: conclusion.", "give up": "Next: give up."}
+# the official evaluator's names for the protocol's official rules (umi_lab.protocol.grammar)
+parse_step = official_step
 PLANS = ("call", "finish", "give up")
 PLAN_OF_DECISION = {"caller": "call", "conclusion": "finish", "give up": "give up"}
 F1_EPS = 1e-30
@@ -67,7 +76,7 @@ def static_samples(dialogues: Iterable[Dialogue | dict], family: str = "toolbenc
                 continue
             history = turns[:ti]
             # The official builder: a value mentioning caller/conclusion gets the next turn appended.
-            if "Next: caller" in turn.value or DECISION_MARKS["conclusion"] in turn.value:
+            if "Next: caller" in turn.value or Decision.CONCLUSION.mark in turn.value:
                 if ti + 1 >= len(turns):
                     raise DataError("a caller/conclusion decision is the last turn; the reference needs the "
                                     "turn after it", file=file, record=di, field=f"conversations[{ti}].value")
@@ -82,7 +91,7 @@ def static_samples(dialogues: Iterable[Dialogue | dict], family: str = "toolbenc
                 "history": [t.to_dict() for t in history], "dispath": dispath,
                 "model_input": role_input("planner", dlg.tools, dispath, family=family),
                 "reference": reference,
-                "decision": {"call": "caller", "finish": "conclusion", "give up": "give up"}[plan],
+                "decision": Decision.coerce(plan).label,
                 "dialogue_index": di, "turn_index": ti, "family": family, "id": dlg.id,
             })
     return samples
@@ -95,7 +104,7 @@ def caller_input(sample: dict[str, Any], thought: str, *, speaker: str = "assist
     (it writes ``planner: <thought></s>`` into the history).
     Example: ``caller_input(sample, "Search it. Next: caller.")``.
     """
-    history = sample["dispath"] + f"{speaker}: {thought}</s>"
+    history = history_with_thought(sample["dispath"], thought, speaker=speaker)
     return role_input("caller", sample["tools"], history, thought=thought, family=sample.get("family", "toolbench"))
 
 
@@ -104,74 +113,8 @@ def summarizer_input(sample: dict[str, Any], thought: str, *, speaker: str = "as
 
     Example: ``summarizer_input(sample, "I know it. Next: conclusion.")``.
     """
-    history = sample["dispath"] + f"{speaker}: {thought}</s>"
+    history = history_with_thought(sample["dispath"], thought, speaker=speaker)
     return role_input("summarizer", sample["tools"], history, family=sample.get("family", "toolbench"))
-
-
-# ----------------------------------------------------------------------------------------------- parsing
-def parse_step(text: str) -> tuple[str, str | None, str | None, str | None]:
-    """Parse a prediction or reference into ``(plan, action, action_input, answer)`` (official rules).
-
-    >>> parse_step("assistant: x Next: caller.</s>caller: Action: f\\nAction Input: {}</s>")
-    ('call', 'f', '{}', None)
-    >>> parse_step("asssitant: y Next: conclusion.</s>conclusion: 42</s>")
-    ('finish', None, None, '42')
-    """
-    if "Next: give up" in text:
-        return "give up", None, None, None
-    if "Next: conclusion" in text:
-        answer = text[text.rindex("conclusion: ") + len("conclusion: "):] if "conclusion: " in text else text
-        return "finish", None, None, answer.replace("</s>", "")
-    segments = text.split("</s>")
-    seg = segments[1] if len(segments) > 1 else ""
-    action_input = seg[seg.rindex("Action Input:") + len("Action Input:"):].strip() if "Action Input:" in seg else "{}"
-    if "Action:" in seg:
-        action = seg[seg.rindex("Action:") + len("Action:"):].strip()
-        if "Action Input:" in action:
-            action = action[:action.index("Action Input:")].strip()
-    else:
-        action = "none"
-    return "call", action, action_input, None
-
-
-def planner_decision(planner_out: str) -> tuple[str, str]:
-    """Decision of a planner output and the output cut right after its mark (official inference rules).
-
-    No mark at all counts as ``caller`` and gets ``Next: caller.`` appended (no space, as official).
-
-    >>> planner_decision("Look it up. Next: caller. extra")
-    ('caller', 'Look it up. Next: caller.')
-    """
-    for decision in ("give up", "conclusion", "caller"):
-        mark = DECISION_MARKS[decision]
-        if mark in planner_out:
-            return decision, planner_out[:planner_out.index(mark) + len(mark)]
-    return "caller", planner_out + DECISION_MARKS["caller"]
-
-
-def clean_candidate(text: str) -> str:
-    """Official clean-up of a generated text: drop a leading ``": "``; blank, ``.`` or ``,`` → ``none``."""
-    if text.startswith(": "):
-        text = text[2:]
-    return "none" if text.strip() in ("", ".", ",") else text
-
-
-def compose_prediction(planner_out: str, caller_out: str | None = None, summarizer_out: str | None = None) -> str:
-    """The multi-agent prediction string in the official shape (with its ``asssitant: `` misspelling).
-
-    Give up → the cut planner output alone; conclusion → ``asssitant: P</s>conclusion: S``;
-    caller → ``asssitant: P</s>caller: C``. A missing caller/summarizer output counts as ``none``.
-
-    >>> compose_prediction("Find it. Next: caller.", "Action: f\\nAction Input: {}")
-    'asssitant: Find it. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    planner_out = clean_candidate(planner_out)
-    decision, cut = planner_decision(planner_out)
-    if decision == "give up":
-        return cut
-    if decision == "conclusion":
-        return f"asssitant: {cut}</s>conclusion: {clean_candidate(summarizer_out or '')}"
-    return f"asssitant: {cut}</s>caller: {clean_candidate(caller_out or '')}"
 
 
 # ----------------------------------------------------------------------------------------------- metrics
@@ -246,8 +189,13 @@ def _mean_eps(values: list) -> float:
     return (sum(values) / len(values) if values else 0) + F1_EPS
 
 
-def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = None) -> dict[str, Any]:
+def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = None, backbone: bool = False,
+                         compat: str = "default") -> dict[str, Any]:
     """Official-compatible metrics of samples carrying ``reference``, ``predictions`` and ``tools``.
+
+    Multi-agent prediction strings are parsed with ``evaluate-multi_agent.py``'s rules. With ``backbone``,
+    references and predictions are raw backbone texts, parsed by ``grammar.backbone_step``: exactly
+    ``evaluate-backbone.py`` under ``compat="official"``, the protocol's lenient reading otherwise.
 
     Returns ``plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge`` plus ``counts`` and
     ``confusion`` (``confusion[ref_plan][pred_plan]``). Example:
@@ -258,14 +206,15 @@ def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = No
     hallu = 0
     counts: Counter = Counter()
     confusion = {p: dict.fromkeys(PLANS, 0) for p in PLANS}
+    step = (lambda text: backbone_step(text, compat)) if backbone else parse_step
     for i, d in enumerate(samples):
         reference, prediction, names = _checked(d, i, file)
-        r_plan, r_action, r_input, r_answer = parse_step(reference)
-        if r_plan == "call" and "</s>" not in reference:
+        r_plan, r_action, r_input, r_answer = step(reference)
+        if r_plan == "call" and "</s>" not in reference and not backbone:
             raise DataError("a call reference needs the caller turn after '</s>'", file=file, record=i,
                             field="reference")
-        p_plan, p_action, p_input, p_answer = parse_step(prediction)
-        if p_plan == "call" and "</s>" not in prediction:
+        p_plan, p_action, p_input, p_answer = step(prediction)
+        if p_plan == "call" and "</s>" not in prediction and not backbone:
             counts["pred_unparseable"] += 1
         if p_action is not None and p_action != "none" and p_action not in names:
             hallu += 1
@@ -321,13 +270,13 @@ def _checked(d: Any, i: int, file: str | None) -> tuple[str, str, list[str]]:
     return d["reference"], d["predictions"], names
 
 
-def evaluate_file(path: str | os.PathLike) -> dict[str, Any]:
+def evaluate_file(path: str | os.PathLike, *, backbone: bool = False, compat: str = "default") -> dict[str, Any]:
     """Metrics of an official-shape ``predictions.json`` (a JSON list of samples with ``predictions``;
     a ``.jsonl`` file with one sample per line is read too).
 
     Example: ``evaluate_file("run/eval/toolbench-static/predictions.json")["f1"]``.
     """
-    return evaluate_predictions(read_records(path), file=str(path))
+    return evaluate_predictions(read_records(path), file=str(path), backbone=backbone, compat=compat)
 
 
 # ----------------------------------------------------------------------------------------------- CLI
@@ -340,7 +289,7 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    metrics = evaluate_file(args.predictions)
+    metrics = evaluate_file(args.predictions, backbone=args.backbone, compat=args.compat)
     if args.out:
         write_json(args.out, metrics)
     print(json.dumps(metrics))
@@ -357,6 +306,10 @@ def add_cli(sub: Any) -> None:
     e = sub.add_parser("evaluate-static", help="official-compatible static metrics of a predictions.json")
     e.add_argument("predictions", help="JSON list of samples, each with reference, predictions, tools")
     e.add_argument("--out", default=None, help="also write the metrics JSON here")
+    e.add_argument("--backbone", action="store_true",
+                   help="references and predictions are raw Single-LLM (backbone) outputs")
+    e.add_argument("--compat", default="default", choices=COMPAT_MODES,
+                   help="backbone parsing: the protocol's reading, or evaluate-backbone.py's exact rules")
     e.set_defaults(func=_cmd_evaluate)
 
 
