@@ -10,10 +10,10 @@ pytest.importorskip("datasets")
 from datasets import load_dataset, load_from_disk  # noqa: E402
 
 from umi_lab import cli  # noqa: E402
-from umi_lab.agent import parse_call  # noqa: E402
 from umi_lab.errors import DataError  # noqa: E402
 from umi_lab.export import chat_row, export_roles, tool_schema  # noqa: E402
 from umi_lab.io import read_records, write_json  # noqa: E402
+from umi_lab.protocol.grammar import parse_call  # noqa: E402
 from umi_lab.splitting import split_roles  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,7 +84,8 @@ def test_calls_become_tool_calls_and_parse_back_to_the_same_call(roles_dir, expo
     chat = load_from_disk(str(out / "chat"))
     records = read_records(roles_dir / "train_caller.json")
     for rec, row in zip(records, chat["caller"], strict=True):
-        name, args, err = parse_call(rec["target"])
+        parsed = parse_call(rec["target"])
+        name, args, err = parsed.tool, parsed.arguments, parsed.error
         last = row["messages"][-1]
         assert err is None and last["role"] == "assistant" and last["content"] == ""
         [call] = last["tool_calls"]
@@ -105,7 +106,7 @@ def test_backbone_rows_hold_thought_and_call_in_one_message(roles_dir, exported)
         last = row["messages"][-1]
         if "\nAction:" in rec["target"]:
             assert last["content"] == rec["target"].split("\nAction:")[0]
-            assert last["tool_calls"][0]["function"]["name"] == parse_call(rec["target"])[0]
+            assert last["tool_calls"][0]["function"]["name"] == parse_call(rec["target"]).tool
         else:
             assert last == {"role": "assistant", "content": rec["target"]}
         # the backbone's history is its own past outputs: no "Next:" marks, no separate caller messages

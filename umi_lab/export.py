@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from umi_lab.agent import parse_backbone, parse_call
 from umi_lab.errors import DataError
 from umi_lab.io import read_records, write_json
-from umi_lab.splitting import backbone_target
-from umi_lab.trajectory import Turn
+from umi_lab.protocol.dialogue import Turn
+from umi_lab.protocol.grammar import Decision, parse_backbone, parse_call
+from umi_lab.protocol.prompts import backbone_target
 
 ROLES = ("backbone", "planner", "caller", "summarizer")
 MULTITASK_PARTS = ("planner", "caller", "summarizer")
@@ -53,13 +53,9 @@ _JSON_TYPES = {"string": "string", "str": "string", "integer": "integer", "int":
 
 
 def _read_call(text: str) -> tuple[str | None, str, str | None]:
-    """``(name, arguments text, error)`` of a caller text: the one place this module reads calls."""
-    return parse_call(text)
-
-
-def _read_backbone(text: str) -> dict[str, Any]:
-    """A backbone output read by the protocol: ``kind``, ``thought``, ``action``, ``arguments``."""
-    return parse_backbone(text)
+    """``(tool, arguments text, error)`` of a caller text, read by the protocol grammar."""
+    p = parse_call(text)
+    return p.tool, p.arguments or "{}", p.error
 
 
 @dataclass
@@ -172,10 +168,9 @@ class _Converter:
         if self.role == "caller":
             return self.caller_message(text)
         if self.role == "backbone":
-            step = _read_backbone(text)
-            if step["kind"] == "call":
-                return self.caller_message(text, thought=step["thought"],
-                                           parsed=(step["action"], step["arguments"], step["error"]))
+            step = parse_backbone(text)
+            if step.decision is Decision.CALLER:
+                return self.caller_message(text, thought=step.thought, parsed=(step.tool, step.arguments, step.error))
         return {"role": "assistant", "content": text}
 
 
