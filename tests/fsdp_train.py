@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from umi_lab.backbone import load_tokenizer
 from umi_lab.io import read_records
-from umi_lab.prompts import PromptStyle
+from umi_lab.protocol.prompts import PromptStyle
 from umi_lab.splitting import split_roles
 from umi_lab.training import encode_sample
 
