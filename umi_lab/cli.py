@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("umi_lab.protocol.cli", "what the protocol reads from a planner/caller/backbone output (JSON)"),
     "convert": ("umi_lab.sources.convert", "raw public data -> alpha-UMi conversations"),
     "split": ("umi_lab.splitting", "conversations -> role datasets train_{backbone,planner,...}.json"),
+    "export-roles": ("umi_lab.export", "role datasets -> Hugging Face datasets + TRL tool-calling chat format"),
     "split-data": ("umi_lab.splitting", "dialogues -> train/val/test with no shared instruction (or tool)"),
     "static-samples": ("umi_lab.static_eval", "one static-evaluation sample per planner decision"),
     "evaluate-static": ("umi_lab.static_eval", "official-compatible static metrics of a predictions.json"),

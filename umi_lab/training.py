@@ -229,6 +229,12 @@ def _on_gpu() -> bool:
     return torch.cuda.is_available()
 
 
+def _fsdp_checkpoints_activations() -> bool:
+    """Launched by ``accelerate launch`` with an FSDP config that checkpoints activations itself."""
+    return (os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
+            and os.environ.get("FSDP_ACTIVATION_CHECKPOINTING", "").lower() == "true")
+
+
 def stage_config(config: GLPFTConfig, role: str, stage: int, output_dir: str | os.PathLike, *,
                  progress: bool = True, max_length: int | None = None) -> GLPFTStageConfig:
     """The ``SFTConfig`` for one role of a run (schedule, checkpoints, precision for this machine).
@@ -248,7 +254,8 @@ def stage_config(config: GLPFTConfig, role: str, stage: int, output_dir: str | o
         max_length=max_length or config.effective()["max_length"], seed=config.seed, data_seed=config.seed,
         logging_steps=config.logging_steps, save_strategy="steps", save_steps=config.save_steps,
         save_total_limit=2, report_to="none", use_cpu=not gpu, bf16=gpu and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=None, activation_checkpointing=gpu, disable_tqdm=not progress, packing=False, padding_free=False,
+        gradient_checkpointing=None, activation_checkpointing=gpu and not _fsdp_checkpoints_activations(),
+        disable_tqdm=not progress, packing=False, padding_free=False,
         dataloader_num_workers=0, shuffle_dataset=False,
     )
     kwargs.update(config.sft_overrides)
