@@ -119,3 +119,19 @@ def test_reference_rows_need_a_citation(tmp_path):
                                                          "value": "50%"}]}))
     with pytest.raises(DataError, match="record 0: field value"):
         load_reference_rows(good)
+
+
+def test_grid_items_and_floors(tmp_path):
+    folder, _ = _static_dir(tmp_path)
+    run = folder.parent.parent
+    (run / "config.json").write_text(json.dumps({"method": "alpha_umi", "seed": 0}))
+    save_trajectories(run / "eval" / "toolworld-id-realtime" / "trajectories.jsonl",
+                      [_traj("t0", "conclusion", True, 2, 0, 2)])
+    from umi_lab.item_scores import collect_items, grid_floors
+
+    items = collect_items([run, tmp_path / "missing"], methods={"run": "alpha_umi_merge"})
+    assert set(items["method"]) == {"alpha_umi_merge"}
+    assert set(items["benchmark"]) == {"toolworld-id-static", "toolworld-id-realtime"}
+    floors = grid_floors([run, run])
+    assert set(floors["benchmark"]) == {"toolworld-id-static", "toolworld-id-realtime"}
+    assert len(floors[floors["benchmark"] == "toolworld-id-static"]) == 14       # 2 predictors x 7 metrics

@@ -223,3 +223,37 @@ def load_reference_rows(path: str | os.PathLike) -> pd.DataFrame:
         rows.append({"label": str(r["label"]), "benchmark": str(r["benchmark"]), "metric": str(r["metric"]),
                      "value": float(r["value"]), "source": data["source"]})
     return pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
+
+
+def collect_items(run_dirs, *, methods: dict[str, str] | None = None) -> pd.DataFrame:
+    """Item frames of many runs (an ablation grid) in one frame; ``methods`` maps a run folder name to its
+    grid method when it differs from ``config.json``'s (e.g. ``alpha_umi_merge``).
+
+    Example: ``collect_items(cfg.run_dir(m, s) for m in cfg.methods for s in cfg.seeds)``.
+    """
+    frames = []
+    for run_dir in run_dirs:
+        run_dir = Path(run_dir)
+        if (run_dir / "config.json").is_file():
+            frames.append(run_items(run_dir, method=(methods or {}).get(run_dir.name)))
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ITEM_COLUMNS))
+
+
+def grid_floors(run_dirs) -> pd.DataFrame:
+    """Trivial-floor reference rows for every evaluation folder name found under the runs: static floors
+    from the first ``predictions.json`` of each static benchmark (the gold items are the same for every
+    run), never-call rates for each real-time one. Example: ``grid_floors(run_dirs)``."""
+    frames, seen = [], set()
+    for run_dir in run_dirs:
+        for folder in sorted(p for p in (Path(run_dir) / "eval").glob("*") if p.is_dir()):
+            if folder.name in seen:
+                continue
+            if (folder / "predictions.json").is_file():
+                frames.append(static_floors(folder / "predictions.json", folder.name))
+            elif (folder / "trajectories.jsonl").is_file():
+                frames.append(realtime_floors(folder.name))
+            else:
+                continue
+            seen.add(folder.name)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REFERENCE_COLUMNS))
