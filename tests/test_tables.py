@@ -98,7 +98,7 @@ def test_tidy_only_tables_have_no_bold_and_round_away_the_f1_epsilon():
     tidy = pd.DataFrame([("a-s0", "alpha_umi", 0, "b", "f1", 1e-30), ("a-s1", "alpha_umi", 1, "b", "f1", 1e-30),
                          ("s-s0", "single_llm", 0, "b", "f1", 0.5)], columns=TIDY_COLUMNS)
     md = to_markdown(tidy, TableOptions(percent=False))
-    assert "| α-UMi | 2 seeds | 0.00 ± 0.00 |" in md and "| Single-LLM | 1 seeds | 0.50 |" in md
+    assert "| α-UMi | 2 seeds | 0.00 ± 0.00 |" in md and "| Single-LLM | 1 seed | 0.50 |" in md
     assert "e-30" not in md and "**" not in md and "nothing bold" in md
     assert "\\textbf" not in to_latex(tidy)
 
@@ -142,7 +142,7 @@ def test_lower_is_better_and_unknown_names_escaped():
                        ("a", "my_method", 0, "bench_%", "avg_steps", 3.0)], columns=TIDY_COLUMNS)
     tex = to_latex(df, caption="50% & more", label="tab:main_1")
     assert "Method & $n$ & Hallu & Steps \\\\" in tex and "\\multicolumn{3}{c}{bench\\_\\%}" in tex
-    assert "my\\_method & 1 seeds & 30.0 & 3.00 \\\\" in tex           # one seed: no std; steps not in percent
+    assert "my\\_method & 1 seed & 30.0 & 3.00 \\\\" in tex           # one seed: no std; steps not in percent
     assert "\\caption{50\\% \\& more. Rates in \\%." in tex and "\\label{tab:main\\_1}" in tex
     assert latex_escape("a_b {x} #1 ~^\\") == "a\\_b \\{x\\} \\#1 \\textasciitilde{}\\textasciicircum{}\\textbackslash{}"
 

@@ -190,7 +190,7 @@ class _Table:
             return "–"
         seeds = int(rows["n_seeds"].max())
         items = rows["n_items"].max()
-        return f"{seeds} seeds" if pd.isna(items) else f"{int(items)}{times}{seeds}"
+        return f"{seeds} seed{'s' * (seeds != 1)}" if pd.isna(items) else f"{int(items)}{times}{seeds}"
 
 
 def _prepare(tidy, items, references, opts: TableOptions | None, allow_mixed: bool) -> _Table:
@@ -270,7 +270,8 @@ def _caption_facts(t: _Table, latex: bool) -> list[str]:
     facts = []
     if any(_scale(m, o) == 100.0 for b in t.benches for m in t.per_bench[b]):
         facts.append("Rates in " + (r"\%" if latex else "%") + ".")
-    facts.append(f"Mean{pm}std over {_seed_text(t)} seeds (std only with at least 2 seeds).")
+    seeds = _seed_text(t)
+    facts.append(f"Mean{pm}std over {seeds} seed{'s' * (seeds != '1')} (std only with at least 2 seeds).")
     if has_items:
         times, percent = (r" $\times$ ", r"\%") if latex else (" × ", "%")
         counts = ", ".join(f"{latex_escape(b) if latex else b} {int(n)}" for b in t.benches
