@@ -47,7 +47,7 @@ from typing import Any
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_jsonl, write_json
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn, load_dialogues, save_trajectories
-from umi_lab.protocol.grammar import backbone_prediction  # noqa: F401 (re-exported: the static backbone path)
+from umi_lab.protocol.predictions import backbone_prediction  # noqa: F401 (re-exported: the static backbone path)
 from umi_lab.protocol.prompts import backbone_history
 from umi_lab.serving import GenerationSettings, RoleModels
 
@@ -69,7 +69,7 @@ class EvalSettings:
     """Evaluation knobs: decoding, agent limits, the ToolWorld seed, the grader's sympy time limit and
     ``checkpoint_every`` (items per chunk saved to the partial file; None: 4 generation batches)."""
 
-    generation: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_new_tokens=256))
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
     max_steps: int = 8
     repeat_limit: int = 3
     world_seed: int = 0
