@@ -29,7 +29,8 @@ from umi_lab.errors import DataError
 SUMMARY_COLUMNS = ("method", "benchmark", "metric", "mean", "std", "n_seeds", "n_items", "ci_lo", "ci_hi",
                    "test_ref", "p_ref", "bold", "config")
 # configuration keys that differ from cell to cell by design (flattened key, last component)
-CELL_KEYS = frozenset({"method", "init", "seed", "out", "run", "run_dir", "name", "benchmark", "mode"})
+CELL_KEYS = frozenset({"method", "init", "seed", "out", "run", "run_dir", "name", "benchmark", "mode", "identity",
+                       "run_identity", "hash"})
 
 
 def _lower_is_better(metric: str) -> bool:
