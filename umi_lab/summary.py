@@ -110,9 +110,10 @@ def _matrix(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str], list
     return v, w, items, seeds
 
 
-def _pair(a: pd.DataFrame, b: pd.DataFrame, resamples: int, seed: int) -> stats.PairedResult | None:
-    va, wa, ia, _ = _matrix(a)
-    vb, wb, ib, _ = _matrix(b)
+def _pair(a: tuple, b: tuple, resamples: int, seed: int) -> stats.PairedResult | None:
+    """Paired test of two methods' ``_matrix`` results on their shared items."""
+    va, wa, ia, _ = a
+    vb, wb, ib, _ = b
     shared = sorted(set(ia) & set(ib), key=str)
     if not shared:
         return None
@@ -137,9 +138,11 @@ def summarize(items: pd.DataFrame | None = None, tidy: pd.DataFrame | None = Non
             items["weight"] = 1.0
         for (bench, metric), col in items.groupby(["benchmark", "metric"], sort=False):
             parts = {m: p for m, p in col.groupby("method", sort=False)}
+            mats = {m: _matrix(p) for m, p in parts.items()}
             cell: dict[str, dict[str, Any]] = {}
+            pairs: dict[tuple[str, str], stats.PairedResult | None] = {}
             for method, part in parts.items():
-                v, w, ids, seeds = _matrix(part)
+                v, w, ids, seeds = mats[method]
                 if not ids:
                     continue
                 per_seed = [stats.item_mean(v[i], w[i]) for i in range(len(seeds))]
@@ -153,10 +156,10 @@ def summarize(items: pd.DataFrame | None = None, tidy: pd.DataFrame | None = Non
             if reference in cell:
                 for method in cell:
                     if method != reference:
-                        r = _pair(parts[method], parts[reference], resamples, seed)
+                        r = pairs[(method, reference)] = _pair(mats[method], mats[reference], resamples, seed)
                         if r is not None:
                             cell[method].update(test_ref=r.test, p_ref=r.p)
-            _bold(cell, parts, metric, alpha, resamples, seed)
+            _bold(cell, mats, pairs, metric, alpha, resamples, seed)
             rows += cell.values()
             done |= {(m, bench, metric) for m in cell}
     if tidy is not None and not tidy.empty:
@@ -178,7 +181,7 @@ def _clean(x: float) -> float:
     return 0.0 if abs(x) < 1e-12 else round(float(x), 12)
 
 
-def _bold(cell: dict[str, dict], parts: dict[str, pd.DataFrame], metric: str, alpha: float, resamples: int,
+def _bold(cell: dict[str, dict], mats: dict[str, tuple], pairs: dict, metric: str, alpha: float, resamples: int,
           seed: int) -> None:
     if len(cell) < 2:
         return
@@ -188,7 +191,7 @@ def _bold(cell: dict[str, dict], parts: dict[str, pd.DataFrame], metric: str, al
     if abs(cell[best]["mean"] - cell[second]["mean"]) < 1e-12:
         return  # a tie at the top: nothing is bold
     for other in ranked[1:]:
-        r = _pair(parts[best], parts[other], resamples, seed)
+        r = pairs.get((other, best)) or pairs.get((best, other)) or _pair(mats[best], mats[other], resamples, seed)
         if r is None or not r.p < alpha:
             return
     cell[best]["bold"] = True

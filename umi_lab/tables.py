@@ -161,7 +161,7 @@ def _layout(summ: pd.DataFrame, opts: TableOptions) -> tuple[list[str], list[str
         if opts.metrics:
             per_bench[b] = [m for m in opts.metrics if m in present]
         else:  # the known metrics; bookkeeping numbers (counts, seconds) stay in the tidy table only
-            per_bench[b] = [m for m in dict.fromkeys([*STATIC_METRICS, *REALTIME_METRICS, *METRICS]) if m in present]
+            per_bench[b] = [m for m in METRICS if m in present]
     per_bench = {b: ms for b, ms in per_bench.items() if ms}
     return methods, list(per_bench), per_bench
 
@@ -302,7 +302,10 @@ def to_markdown(tidy: pd.DataFrame | None = None, opts: TableOptions | None = No
     ``mean ± std [lo, hi]†``, best significant value in ``**bold**``, reference rows in italics, and the
     legend below. Example: ``print(to_markdown(tidy, items=item_frame, references=floors))``.
     """
-    t = _prepare(tidy, items, references, opts, allow_mixed)
+    return _markdown(_prepare(tidy, items, references, opts, allow_mixed))
+
+
+def _markdown(t: _Table) -> str:
     out = []
     for b in t.benches:
         metrics = t.per_bench[b]
@@ -339,7 +342,10 @@ def to_latex(tidy: pd.DataFrame | None = None, opts: TableOptions | None = None,
 
     Example: ``Path("table1.tex").write_text(to_latex(tidy, items=items, caption="Static evaluation"))``.
     """
-    t = _prepare(tidy, items, references, opts, allow_mixed)
+    return _latex(_prepare(tidy, items, references, opts, allow_mixed), caption, label)
+
+
+def _latex(t: _Table, caption: str | None, label: str | None) -> str:
     ncols = sum(len(t.per_bench[b]) + 1 for b in t.benches)
     out = [r"\begin{table}[t]", r"\centering", r"\small", r"\resizebox{\linewidth}{!}{%",
            r"\begin{tabular}{l" + "".join("r" + "c" * len(t.per_bench[b]) for b in t.benches) + "}", r"\toprule"]
@@ -403,10 +409,10 @@ def write_tables(tidy: pd.DataFrame | None, out_dir: str | os.PathLike, opts: Ta
 
     out_dir = Path(out_dir)
     opts = opts or TableOptions()
-    kw = {"items": items, "references": references, "allow_mixed": allow_mixed}
-    paths = {"latex": atomic_write_text(out_dir / f"{stem}.tex", to_latex(tidy, opts, caption=caption, **kw)),
-             "markdown": atomic_write_text(out_dir / f"{stem}.md", to_markdown(tidy, opts, **kw))}
-    summ = _prepare(tidy, items, references, opts, allow_mixed).summ
+    t = _prepare(tidy, items, references, opts, allow_mixed)
+    paths = {"latex": atomic_write_text(out_dir / f"{stem}.tex", _latex(t, caption, None)),
+             "markdown": atomic_write_text(out_dir / f"{stem}.md", _markdown(t))}
+    summ = t.summ
     paths["summary"] = atomic_write_text(out_dir / f"{stem}_summary.csv", summ.to_csv(index=False))
     configs = {}
     for frame in (tidy, items):
