@@ -178,6 +178,7 @@ def test_write_tables_records_each_cells_settings(tmp_path):
     configs = json.loads(paths["configs"].read_text())
     assert list(configs.values()) == [{"limit": 20, "run.max_samples": 32}]
     assert summary["config"].unique().tolist() == list(configs)
+    assert "pass_k" not in paths                                              # real time ran one trial per task
 
 
 # ------------------------------------------------------------------------------------ ablation grid

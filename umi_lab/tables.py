@@ -398,7 +398,8 @@ def write_tables(tidy: pd.DataFrame | None, out_dir: str | os.PathLike, opts: Ta
                  stem: str = "table", items: pd.DataFrame | None = None, references: pd.DataFrame | None = None,
                  caption: str | None = None, allow_mixed: bool = False) -> dict[str, Path]:
     """Write ``<stem>.tex``, ``<stem>.md``, the per-cell statistics ``<stem>_summary.csv`` (with each cell's
-    settings hash in ``config``) and ``<stem>_configs.json`` (hash → settings) into ``out_dir``.
+    settings hash in ``config``), ``<stem>_configs.json`` (hash → settings) and, when tasks ran in several
+    trials (seeds), τ-bench pass^k in ``<stem>_pass_k.csv`` into ``out_dir``.
 
     Example: ``write_tables(load_tidy("results.parquet"), "out/tables", items=items, references=floors)``.
     """
@@ -420,4 +421,10 @@ def write_tables(tidy: pd.DataFrame | None, out_dir: str | os.PathLike, opts: Ta
             configs.update({settings_hash(c): settings_of(c) for c in frame["config"].dropna().unique()})
     paths["configs"] = atomic_write_text(out_dir / f"{stem}_configs.json",
                                          json.dumps(configs, indent=2, sort_keys=True, default=str) + "\n")
+    if items is not None and "pass_rate" in set(items["metric"]):  # τ-bench pass^k when tasks ran repeatedly
+        from umi_lab.summary import pass_k
+
+        pk = pass_k(items)
+        if not pk.empty and pk["n_trials"].max() >= 2:
+            paths["pass_k"] = atomic_write_text(out_dir / f"{stem}_pass_k.csv", pk.to_csv(index=False))
     return paths
