@@ -72,7 +72,8 @@ def test_run_study_writes_every_output_and_timings(world, tmp_path):
     assert res.failures == []
     tidy = pd.read_parquet(res.outputs["results_parquet"])
     assert sorted(tidy["method"].unique()) == ["alpha_umi", "single_llm"] and len(tidy) == 8
-    assert "**80.00**" in (out / "tables/table.md").read_text()
+    table = (out / "tables/table.md").read_text()
+    assert "| α-UMi | 1 seed | 80.0 |" in table and "**" not in table        # one seed, no item scores: no bold
     for key in ("bars_toolworld-id-static", "loss_alpha_umi-s0", "decisions"):
         assert Path(res.outputs[key]).is_file(), key
     page = Path(res.outputs["replay_html"]).read_text()

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("umi_lab.evaluate", "static or real-time evaluation of a trained run"),
     "ablate": ("umi_lab.ablation", "train + evaluate a grid of methods x seeds x benchmarks"),
     "replay-html": ("umi_lab.replay", "standalone HTML replay of recorded trajectories or dialogues"),
+    "replay-app": ("umi_lab.replay", "serve the filterable replay widget as a Voila app on 127.0.0.1"),
     "study": ("umi_lab.study", "the whole study on the embedded default (data, training, evaluation, table, plots, replay)"),
 }
 
