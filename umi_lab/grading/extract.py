@@ -114,8 +114,8 @@ def extract_answer(text: Any) -> str:
         text = text[text.rindex("####") + 4:]
     else:
         last = None
-        for last in _ANSWER_IS.finditer(text):
-            pass
+        for m in _ANSWER_IS.finditer(text):
+            last = m
         if last is not None:
             text = text[last.end():]
         elif "conclusion:" in text:

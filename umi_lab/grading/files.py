@@ -31,12 +31,13 @@ class Oversize:
         self.size = size
 
 
-def iter_jsonl(path: str | os.PathLike, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Any]:
+def iter_jsonl(path: str | os.PathLike, max_line_bytes: int | None = None) -> Iterator[Any]:
     """Records of a JSONL file, one line at a time; an over-long line yields an ``Oversize``.
 
     Example: ``for rec in iter_jsonl("preds.jsonl"): ...``.
     """
     path = Path(path)
+    max_line_bytes = max_line_bytes or MAX_LINE_BYTES
     if path.is_dir():
         raise DataError("is a directory, expected a JSONL file", file=str(path))
     try:

@@ -253,6 +253,6 @@ def last_number(text: str) -> str | None:
     """
     text = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), text)
     last = None
-    for last in _LAST_NUMBER.finditer(text):
-        pass
+    for m in _LAST_NUMBER.finditer(text):
+        last = m
     return last.group(0) if last else None

@@ -144,8 +144,8 @@ def tora_extract(text: Any) -> str:
         pred = text[text.rindex("```output") + 9:].split("```")[0].strip()
     else:
         last = None
-        for last in _LAST_NUMBER.finditer(text.replace(",", "")):
-            pass
+        for m in _LAST_NUMBER.finditer(text.replace(",", "")):
+            last = m
         pred = last.group(0) if last else ""
     pred = pred.split("\n")[0]
     if pred.startswith(":"):
