@@ -105,7 +105,7 @@ def solution_steps(solution: str) -> tuple[list[_Step], str, str]:
     (a trailing ``=``/``$`` dropped), ending "next I compute EXPR."; the written result and the text after
     it open the next thought as a recap ("That gives 24 ..."), once the calculator has answered.
 
-    >>> steps, tail, answer = solution_steps("Half is 48/2 = <<48/2=24>>24 cups.\n#### 24")
+    >>> steps, tail, answer = solution_steps("Half is 48/2 = <<48/2=24>>24 cups.\\n#### 24")
     >>> (steps[0].rationale, steps[0].expression, tail, answer)
     ('Half is 48/2; next I compute 48/2.', '48/2', 'That gives 24 cups.', '24')
     """
