@@ -98,6 +98,15 @@ def _thought(context: str, expression: str) -> str:
     return f"{context}{' ' if context[-1] in '.!?:' else '; '}next I compute {expression}."
 
 
+def _mask_result(text: str, stated: str, expression: str) -> str:
+    """Replace the written result in the text before a call by ``?`` ("He needs 9 scoops because 3 / (1/3)"
+    → "He needs ? scoops because ..."), unless that number is also one of the expression's operands."""
+    value = stated.strip()
+    if not value or result_in_thought(expression, value) or not result_in_thought(text, value):
+        return text
+    return re.sub(rf"\$?(?<![\d.]){re.escape(value)}(?!\d|\.\d)", "?", text)
+
+
 def solution_steps(solution: str) -> tuple[list[_Step], str, str]:
     """Split a GSM8K solution into calculator steps, the text after the last one, and the answer.
 
@@ -129,7 +138,7 @@ def solution_steps(solution: str) -> tuple[list[_Step], str, str]:
                 raise DataError(f"bad calculator annotation <<{m.group(1)}>>: {e}", field="answer") from None
             raw = _clean(line[start:m.start()])
             currency = "$" if raw.rstrip(" =").endswith("$") else ""
-            prefix = _TRAILING.sub("", raw)
+            prefix = _mask_result(_TRAILING.sub("", raw), stated, expression)
             prefix = lead + prefix if prefix and lead else prefix
             steps.append(_Step(_thought(" ".join(p for p in (recap, *pending, prefix) if p), expression),
                                expression, stated))
@@ -155,13 +164,14 @@ def result_in_thought(thought: str, result: str) -> bool:
 def thought_result_share(dialogues: list[Dialogue]) -> dict[str, Any]:
     """How many calculator steps have a planner thought that already states the calculator's result.
 
-    Returns ``{"steps", "stated_in_thought", "share", "coincidental", "share_beyond_operands"}``;
-    ``coincidental`` counts steps whose result is also one of the expression's own numbers (``20-10``
-    gives 10). Issue 15 defect 8 measured 97.8 % before the rewrite. Example: ``thought_result_share(load_gsm8k("train.jsonl")[0])["share"]``.
+    Returns ``{"steps", "stated_in_thought", "share", "coincidental", "share_new"}``: ``coincidental``
+    counts thoughts whose result number was already known — one of the expression's own numbers (``20-10``
+    gives 10), in the question, or an earlier observation — and ``share_new`` the others (a real leak).
+    Issue 15 defect 8 measured 97.8 % before the rewrite. Example: ``thought_result_share(load_gsm8k("train.jsonl")[0])["share"]``.
     """
     steps = stated = coincidental = 0
     for d in dialogues:
-        turns = d.conversations
+        turns, seen = d.conversations, []
         for k, turn in enumerate(turns):
             if turn.role != "caller" or k == 0 or k + 1 >= len(turns) or turns[k + 1].role != "observation":
                 continue
@@ -173,10 +183,11 @@ def thought_result_share(dialogues: list[Dialogue]) -> dict[str, Any]:
             if result_in_thought(turns[k - 1].value.removesuffix(" Next: caller."), response):
                 stated += 1
                 expression = str(json.loads(caller_arguments(turn.value)).get("expression", ""))
-                coincidental += result_in_thought(expression, response)
+                known = [expression, turns[0].value, *seen]
+                coincidental += any(result_in_thought(text, response) for text in known)
+            seen.append(response)
     return {"steps": steps, "stated_in_thought": stated, "share": stated / steps if steps else 0.0,
-            "coincidental": coincidental,
-            "share_beyond_operands": (stated - coincidental) / steps if steps else 0.0}
+            "coincidental": coincidental, "share_new": (stated - coincidental) / steps if steps else 0.0}
 
 
 def caller_arguments(value: str) -> str:
