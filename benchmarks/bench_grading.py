@@ -38,7 +38,7 @@ HOSTILE = {
 
 def rewrites(gold: str) -> list[str]:
     """Five ways of writing the same answer."""
-    spaced = re.sub(r",(?!\\!|\d{3}(?!\d))", ", ", re.sub(r"\\frac", r"\\dfrac", gold))  # not 1,000
+    spaced = re.sub(r"(?<!\{),(?!\\!|\d{3}(?!\d))", ", ", re.sub(r"\\frac", r"\\dfrac", gold))  # not 1,000
     lr = gold.replace("(", "\\left(").replace(")", "\\right)") if gold.count("(") == gold.count(")") else gold
     return [gold, f"The final answer is $\\boxed{{{gold}}}$.", spaced, f"${gold}$.", lr]
 
