@@ -16,10 +16,18 @@ from hypothesis import strategies as st
 
 from umi_lab.cli import main
 from umi_lab.errors import DataError
-from umi_lab.grading import answers_equal, extract_answer, grade_file, iter_jsonl, normalize_answer
+from umi_lab.grading import (
+    GradeSettings,
+    answers_equal,
+    extract_answer,
+    grade_file,
+    iter_jsonl,
+    normalize_answer,
+)
 from umi_lab.grading import files as grading_files
 
 HANG_GUARD_S = 10
+TORA, TORA_RAW = GradeSettings(compat="tora"), GradeSettings(compat="tora", raw_predictions=True)
 
 
 @contextlib.contextmanager
@@ -100,6 +108,8 @@ def test_hostile_inputs_are_graded_quickly(name, gold):
         assert answers_equal(HOSTILE[name], gold) is False
         assert answers_equal(gold, HOSTILE[name]) is False
         assert answers_equal(HOSTILE[name], HOSTILE[name]) is True
+        assert answers_equal(HOSTILE[name], gold, TORA) is False
+        assert isinstance(answers_equal(gold, HOSTILE[name], TORA_RAW), bool)  # raw: ToRA may take a last number
 
 
 _FRAGMENTS = [" ", ".", "\\boxed{", "{", "}", "a", "1", "\\frac", "^", "!", "\\infty", ",", "(", ")", "[", "]",
@@ -120,6 +130,8 @@ def test_any_input_up_to_100kb_is_graded_within_the_guard(pred, gold):
         assert isinstance(answers_equal(pred, gold), bool)
         assert isinstance(answers_equal(gold, pred), bool)
         assert isinstance(normalize_answer(extract_answer(pred)), str)
+        assert isinstance(answers_equal(pred, gold, TORA_RAW), bool)
+        assert isinstance(answers_equal(gold, pred, TORA), bool)
 
 
 def test_oversize_line_is_streamed_counted_and_located(tmp_path, monkeypatch):
