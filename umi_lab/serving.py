@@ -275,7 +275,7 @@ def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", met
     from umi_lab.io import write_json
     from umi_lab.methods import get_method
 
-    roles = get_method(method).adapters
+    roles = tuple(dict.fromkeys(get_method(method).serving.values()))  # only the adapters that serve a role
     run_dir = Path(run_dir)
     base_path = resolve_model(base)
     for k, role in enumerate(roles):
