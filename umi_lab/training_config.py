@@ -123,11 +123,12 @@ class GLPFTConfig:
     compat: str = "default"
     max_length: int = 1024
     min_prompt_tokens: int = 32
-    max_samples: int | None = None
+    max_dialogues: int | None = None
+    sample_seed: int = 0
     smoke: bool = False
     logging_steps: int = 1
     save_steps: int = 50
-    resume: bool = False
+    report_to: str = "none"
     sft_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -158,8 +159,10 @@ class GLPFTConfig:
                 bad(name, f"expected a positive integer, got {getattr(self, name)!r}")
         if self.min_prompt_tokens >= self.max_length:
             bad("min_prompt_tokens", "must be smaller than max_length")
-        if self.max_samples is not None and (not isinstance(self.max_samples, int) or self.max_samples < 1):
-            bad("max_samples", f"expected a positive integer or null, got {self.max_samples!r}")
+        if self.max_dialogues is not None and (not isinstance(self.max_dialogues, int) or self.max_dialogues < 1):
+            bad("max_dialogues", f"expected a positive integer or null, got {self.max_dialogues!r}")
+        if self.report_to not in ("none", "tensorboard", "trackio", "wandb", "mlflow", "all"):
+            bad("report_to", f"unknown tracker {self.report_to!r}; expected none, tensorboard or trackio")
         if not isinstance(self.seed, int):
             bad("seed", f"expected an integer, got {self.seed!r}")
         if self.lora.r < 1 or not 0 <= self.lora.dropout < 1 or not self.lora.target_modules:
@@ -187,10 +190,10 @@ class GLPFTConfig:
         return Schedule(**out)
 
     def effective(self) -> dict[str, Any]:
-        """Smoke-mode adjustments of the data size and sequence length."""
+        """Smoke-mode adjustments of the data size (dialogues drawn) and sequence length."""
         if not self.smoke:
-            return {"max_samples": self.max_samples, "max_length": self.max_length}
-        return {"max_samples": min(self.max_samples or 8, 8), "max_length": min(self.max_length, 384)}
+            return {"max_dialogues": self.max_dialogues, "max_length": self.max_length}
+        return {"max_dialogues": min(self.max_dialogues or 4, 4), "max_length": min(self.max_length, 384)}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with the schedule resolved (what ``config.json`` holds)."""
@@ -211,6 +214,9 @@ class GLPFTConfig:
             raise DataError("expected a mapping of config fields", file=file)
         d = dict(d)
         d.pop("schedule_preset", None)
+        d.pop("resume", None)  # runs resume by themselves; old configs may still carry the flag
+        if "max_samples" in d:  # renamed: the subsample is drawn by dialogue
+            d.setdefault("max_dialogues", d.pop("max_samples"))
         try:
             if isinstance(d.get("schedule"), dict):
                 d["schedule"] = Schedule(**{role: _build(StageSchedule, v, f"schedule.{role}")
