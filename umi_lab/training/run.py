@@ -188,8 +188,9 @@ def _run_plan(config, run: RunDir, method, model_path, tokenizer, datasets, max_
                 cb.stage, cb.role = job.stage, job.role
         args = stage_config(config, job.role, job.stage, run.work_dir(job.role), progress=progress,
                             max_length=max_length)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=datasets[job.dataset], processing_class=tokenizer,
-                             callbacks=[recorder, *user_callbacks])
+        with _tracking_dir(run.path / "tracking" / job.role, config.report_to):  # the tracker reads it at init
+            trainer = SFTTrainer(model=model, args=args, train_dataset=datasets[job.dataset],
+                                 processing_class=tokenizer, callbacks=[recorder, *user_callbacks])
         _one_quiet_bar(trainer, progress and _is_main())
         trainer.train(resume_from_checkpoint=checkpoint)
         if trainer.is_world_process_zero():
@@ -201,6 +202,25 @@ def _run_plan(config, run: RunDir, method, model_path, tokenizer, datasets, max_
             shutil.rmtree(run.work_dir(job.role), ignore_errors=True)
         _barrier()
         del trainer, model
+
+
+@contextmanager
+def _tracking_dir(folder: Path, report_to: str):
+    """Point TensorBoard/trackio at ``RUN/tracking/<role>`` (not the checkpoint folder, removed after a role)."""
+    if report_to == "none":
+        yield
+        return
+    keys = {"TENSORBOARD_LOGGING_DIR": str(folder), "TRACKIO_DIR": str(folder.parent)}
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _one_quiet_bar(trainer, show: bool) -> None:

@@ -97,8 +97,6 @@ def stage_config(config: GLPFTConfig, role: str, stage: int, output_dir: str | o
         disable_tqdm=not progress, packing=False, padding_free=False, dataloader_num_workers=0,
         shuffle_dataset=False, run_name=f"{Path(output_dir).parent.parent.name}/{role}",
     )
-    if config.report_to != "none":
-        kwargs["logging_dir"] = str(Path(output_dir).parent.parent / "tracking")
     kwargs.update(config.sft_overrides)
     return GLPFTStageConfig(**kwargs)
 
