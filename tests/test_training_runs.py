@@ -181,7 +181,7 @@ def test_cli_sets_any_config_field(tiny, example_dir, tmp_path):
 
     p = build_parser(argparse.ArgumentParser())
     args = p.parse_args(["--config", str(CONFIGS[0]), "--method", "multi_llm_one_stage", "--lora.r", "4",
-                         "--all.learning-rate", "3e-4", "--planner.epochs", "2", "--max-dialogues", "7",
+                         "--all.learning-rate", "3e-4", "--planner.num-train-epochs", "2", "--max-dialogues", "7",
                          "--smoke", "--report-to", "none"])
     cfg = config_from_args(args)
     sched = cfg.resolved_schedule()

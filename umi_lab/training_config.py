@@ -54,16 +54,36 @@ class LoRASettings:
 
 @dataclass
 class StageSchedule:
-    """Optimisation schedule of one role's training."""
+    """Optimisation schedule of one role's training, in TRL ``SFTConfig``'s own field names.
 
-    epochs: float = 1.0
+    ``warmup_steps`` below 1 is a fraction of the total steps (as in transformers). The older names
+    ``epochs``, ``batch_size`` and ``warmup_ratio`` are accepted in configs and readable as properties.
+    """
+
+    num_train_epochs: float = 1.0
     learning_rate: float = 1e-4
-    warmup_ratio: float = 0.0
+    warmup_steps: float = 0.0
     weight_decay: float = 0.0
     lr_scheduler_type: str = "cosine"
-    batch_size: int = 4
+    per_device_train_batch_size: int = 4
     gradient_accumulation_steps: int = 1
     max_steps: int = -1
+
+    @property
+    def epochs(self) -> float:
+        return self.num_train_epochs
+
+    @property
+    def batch_size(self) -> int:
+        return self.per_device_train_batch_size
+
+    @property
+    def warmup_ratio(self) -> float:
+        return self.warmup_steps
+
+
+SCHEDULE_ALIASES = {"epochs": "num_train_epochs", "batch_size": "per_device_train_batch_size",
+                    "warmup_ratio": "warmup_steps"}
 
 
 @dataclass
@@ -78,9 +98,9 @@ class Schedule:
 
 
 def _schedule(stage1_lr: float, stage2_lr: float) -> Schedule:
-    s1 = StageSchedule(epochs=2, learning_rate=stage1_lr, warmup_ratio=0.4)
-    pc = StageSchedule(epochs=1, learning_rate=stage2_lr, weight_decay=0.01, warmup_ratio=0.2)
-    summ = StageSchedule(epochs=2, learning_rate=stage2_lr, weight_decay=0.01, warmup_ratio=0.4)
+    s1 = StageSchedule(num_train_epochs=2, learning_rate=stage1_lr, warmup_steps=0.4)
+    pc = StageSchedule(num_train_epochs=1, learning_rate=stage2_lr, weight_decay=0.01, warmup_steps=0.2)
+    summ = StageSchedule(num_train_epochs=2, learning_rate=stage2_lr, weight_decay=0.01, warmup_steps=0.4)
     return Schedule(backbone=s1, planner=pc, caller=replace(pc), summarizer=summ, multitask=replace(s1))
 
 
@@ -171,7 +191,8 @@ class GLPFTConfig:
             if role not in TRAIN_ROLES:
                 bad(f"schedule_overrides.{role}", f"unknown role; expected one of {', '.join(TRAIN_ROLES)}")
             checked = _build(StageSchedule, changes, f"schedule_overrides.{role}")  # names and types
-            self.schedule_overrides[role] = {key: getattr(checked, key) for key in changes}
+            self.schedule_overrides[role] = {SCHEDULE_ALIASES.get(k, k): getattr(checked, SCHEDULE_ALIASES.get(k, k))
+                                             for k in changes}
         known_sft = {f.name for f in fields(SFTConfig)}
         for key in self.sft_overrides:
             if key not in known_sft:
@@ -184,7 +205,7 @@ class GLPFTConfig:
         for f in fields(Schedule):
             stage = getattr(base, f.name)
             if self.smoke:
-                stage = replace(stage, max_steps=3, batch_size=2, gradient_accumulation_steps=1)
+                stage = replace(stage, max_steps=3, per_device_train_batch_size=2, gradient_accumulation_steps=1)
             stage = replace(stage, **self.schedule_overrides.get(f.name, {}))  # explicit overrides win
             out[f.name] = stage
         return Schedule(**out)
@@ -267,6 +288,8 @@ def _checked(d: Any, cls, where: str) -> dict:
 
 
 def _build(cls, d: Any, where: str | None):
+    if cls is StageSchedule and isinstance(d, dict):
+        d = {SCHEDULE_ALIASES.get(k, k): v for k, v in d.items()}
     d = dict(_checked(d, cls, where or ""))
     types = {f.name: f.type for f in fields(cls)}
     for key, value in list(d.items()):

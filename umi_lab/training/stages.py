@@ -86,9 +86,9 @@ def stage_config(config: GLPFTConfig, role: str, stage: int, output_dir: str | o
     s: StageSchedule = getattr(config.resolved_schedule(), role)
     gpu = on_gpu()
     kwargs = dict(
-        output_dir=str(output_dir), role=role, stage=stage, num_train_epochs=s.epochs,
-        learning_rate=s.learning_rate, warmup_steps=s.warmup_ratio, weight_decay=s.weight_decay,
-        lr_scheduler_type=s.lr_scheduler_type, per_device_train_batch_size=s.batch_size,
+        output_dir=str(output_dir), role=role, stage=stage, num_train_epochs=s.num_train_epochs,
+        learning_rate=s.learning_rate, warmup_steps=s.warmup_steps, weight_decay=s.weight_decay,
+        lr_scheduler_type=s.lr_scheduler_type, per_device_train_batch_size=s.per_device_train_batch_size,
         gradient_accumulation_steps=s.gradient_accumulation_steps, max_steps=s.max_steps,
         max_length=max_length or config.effective()["max_length"], seed=config.seed, data_seed=config.seed,
         logging_steps=config.logging_steps, save_strategy="steps", save_steps=config.save_steps,
