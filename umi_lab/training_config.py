@@ -205,7 +205,7 @@ class GLPFTConfig:
         for f in fields(Schedule):
             stage = getattr(base, f.name)
             if self.smoke:
-                stage = replace(stage, max_steps=3, per_device_train_batch_size=2, gradient_accumulation_steps=1)
+                stage = replace(stage, **smoke_preset()["schedule_overrides"].get(f.name, {}))
             stage = replace(stage, **self.schedule_overrides.get(f.name, {}))  # explicit overrides win
             out[f.name] = stage
         return Schedule(**out)
@@ -214,7 +214,10 @@ class GLPFTConfig:
         """Smoke-mode adjustments of the data size (dialogues drawn) and sequence length."""
         if not self.smoke:
             return {"max_dialogues": self.max_dialogues, "max_length": self.max_length}
-        return {"max_dialogues": min(self.max_dialogues or 4, 4), "max_length": min(self.max_length, 384)}
+        preset = smoke_preset()
+        cap = preset["max_dialogues"]
+        return {"max_dialogues": min(self.max_dialogues or cap, cap), "max_length": min(self.max_length,
+                                                                                        preset["max_length"])}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with the schedule resolved (what ``config.json`` holds)."""
@@ -250,6 +253,29 @@ class GLPFTConfig:
     def from_file(cls, path: str | os.PathLike) -> GLPFTConfig:
         """Load a YAML or JSON config file. Example: ``GLPFTConfig.from_file("umi_lab/configs/smoke.yaml")``."""
         return cls.from_dict(read_config_file(path), file=str(path))
+
+
+def smoke_preset() -> dict[str, Any]:
+    """The smoke budgets from the packaged ``configs/smoke.yaml`` (its one definition).
+
+    >>> smoke_preset()["max_dialogues"]
+    4
+    """
+    global _SMOKE
+    if _SMOKE is None:
+        from importlib.resources import files
+
+        import yaml
+
+        raw = yaml.safe_load(files("umi_lab").joinpath("configs", "smoke.yaml").read_text(encoding="utf-8"))
+        overrides = {role: {SCHEDULE_ALIASES.get(k, k): v for k, v in changes.items()}
+                     for role, changes in raw.get("schedule_overrides", {}).items()}
+        _SMOKE = {"max_dialogues": int(raw["max_dialogues"]), "max_length": int(raw["max_length"]),
+                  "schedule_overrides": overrides}
+    return _SMOKE
+
+
+_SMOKE: dict[str, Any] | None = None
 
 
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
