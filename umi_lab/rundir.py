@@ -171,8 +171,8 @@ class RunDir:
                    ) -> None:
         """Write the files that describe a run before it trains."""
         self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / "identity.json", identity)  # first: a folder with a config always has its identity
         write_json(self.path / "config.json", config)
-        write_json(self.path / "identity.json", identity)
         write_json(self.path / "fingerprints.json", fingerprints)
         write_json(self.path / "versions.json", versions)
         write_json(self.path / "data_stats.json", data_stats)
