@@ -331,13 +331,16 @@ class RunDir:
         return True
 
     # ------------------------------------------------------------------------------ evaluations
-    def eval_dir(self, benchmark: str, mode: str) -> Path:
-        """``eval/<benchmark>-<mode>/`` (not created)."""
-        return self.path / "eval" / f"{benchmark}-{mode}"
+    def eval_dir(self, benchmark: str, mode: str, settings: dict[str, Any] | None = None) -> Path:
+        """``eval/<benchmark>-<mode>/`` (not created); with ``settings`` (limit, decoding, world seed …) the
+        content-addressed ``eval/<benchmark>-<mode>-<hash8>/``, so other settings never reuse it."""
+        name = f"{benchmark}-{mode}" + (f"-{canonical_hash(settings)}" if settings else "")
+        return self.path / "eval" / name
 
-    def eval_metrics(self, benchmark: str, mode: str) -> dict[str, Any] | None:
+    def eval_metrics(self, benchmark: str, mode: str, settings: dict[str, Any] | None = None
+                     ) -> dict[str, Any] | None:
         """A finished evaluation's ``metrics.json``, or None when it has not finished."""
-        f = self.eval_dir(benchmark, mode) / "metrics.json"
+        f = self.eval_dir(benchmark, mode, settings) / "metrics.json"
         if not f.is_file():
             return None
         metrics = read_json(f)

@@ -55,8 +55,13 @@ def _quiet(run: RunDir, verbose: bool):
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     loggers = [logging.getLogger(n) for n in ("transformers", "trl", "peft", "datasets", "accelerate")]
     saved = [(lg, lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
+    import datasets
+
     old_verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_info()
+    hf_logging.disable_progress_bar()  # "Loading weights" bars; datasets' map/filter bars below
+    datasets_bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
     for lg in loggers:
         lg.handlers = [handler]
         lg.propagate = False
@@ -73,6 +78,9 @@ def _quiet(run: RunDir, verbose: bool):
                 lg.handlers, lg.propagate = handlers, propagate
                 lg.setLevel(level)
             hf_logging.set_verbosity(old_verbosity)
+            hf_logging.enable_progress_bar()
+            if datasets_bars:
+                datasets.enable_progress_bars()
             handler.close()
 
 
