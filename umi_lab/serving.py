@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,11 @@ class RoleModels:
         for name in names:
             if not (Path(adapters[name]) / "adapter_config.json").is_file():
                 raise DataError("not a PEFT adapter folder (no adapter_config.json)", file=str(adapters[name]))
-        peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
-        for name in names[1:]:
-            peft_model.load_adapter(str(adapters[name]), adapter_name=name)
+        with warnings.catch_warnings():  # PEFT reads transformers' deprecated is_gradient_checkpointing
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
+            for name in names[1:]:
+                peft_model.load_adapter(str(adapters[name]), adapter_name=name)
         role_map = role_map or {r: r for r in names}
         missing = sorted({a for a in role_map.values() if a not in adapters})
         if missing:
