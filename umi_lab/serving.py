@@ -288,7 +288,9 @@ def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", met
         model, _ = _load_base(base_path, "cpu", "float32")
         lora = LoraConfig(r=r, lora_alpha=4 * r, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False,
                           task_type="CAUSAL_LM")
-        get_peft_model(model, lora).save_pretrained(str(run_dir / "adapters" / role))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            get_peft_model(model, lora).save_pretrained(str(run_dir / "adapters" / role))
     write_json(run_dir / "config.json", {"method": method, "model": base, "model_name_or_path": base_path,
                                          "lora": {"enabled": True}, "prompt_style": {"system_prefix": True},
                                          "family": family, "seed": seed, "random_adapters": True})
