@@ -97,6 +97,8 @@ def test_llama_style_tokenizer_gets_bos_in_training_and_serving(llama_tok):
     models = RoleModels(None, llama_tok, {"planner": "planner"}, style=style, full_models={"planner": model})
     g = models.generate([style.model_prompt(sample["input"])], ["planner"], GenerationSettings(max_new_tokens=2))[0]
     assert g.prompt_tokens == len(ids)
+    templated, _ = encode_prompt(llama_tok, "<s> user : hi")          # a chat template's own <s>: not doubled
+    assert templated == [llama_tok.bos_token_id, *llama_tok("user : hi", add_special_tokens=False)["input_ids"]]
 
 
 def test_tiny_tokenizer_convention_is_unchanged(tiny):
