@@ -51,15 +51,23 @@ class Generator(Protocol):
 @dataclass
 class AgentConfig:
     """``max_steps``: planner (or backbone) decisions per task; ``repeat_limit``: identical calls before the
-    task stops with ``repetition``; ``generation``: decoding settings for every model call."""
+    task stops with ``repetition``; ``generation``: decoding settings for every model call;
+    ``planner_attempts``: how often the planner is asked while its output is empty (blank, ``.`` or ``,``;
+    1 = no retry; the official profile asks up to 5 times, each retry recorded as a step with error
+    ``empty: retried``, not counted as a decision); ``max_observation_chars``: observations longer than this
+    are cut and end with ``...`` (None: kept whole; official: 1,024)."""
 
     max_steps: int = 8
     repeat_limit: int = 3
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    planner_attempts: int = 1
+    max_observation_chars: int | None = None
 
     def __post_init__(self):
         if self.max_steps < 1 or self.repeat_limit < 2:
             raise ValueError("max_steps must be >= 1 and repeat_limit >= 2")
+        if self.planner_attempts < 1 or (self.max_observation_chars is not None and self.max_observation_chars < 1):
+            raise ValueError("planner_attempts and max_observation_chars must be >= 1")
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -158,6 +166,12 @@ def planner_step(output: str) -> tuple[str, str, str | None]:
     return "caller", (text.strip() + " " + DECISION_MARKS["caller"]).strip(), "parse: no Next: decision"
 
 
+def _is_empty(text: str) -> bool:
+    """An output the official clean-up turns into ``none`` (blank, ``.`` or ``,`` after a leading ``": "``)."""
+    text = str(text).split("</s>")[0].strip()
+    return (text[2:] if text.startswith(": ") else text).strip() in ("", ".", ",")
+
+
 # ------------------------------------------------------------------------------------------------ state
 @dataclass
 class _State:
@@ -175,6 +189,7 @@ class _State:
     counts: Counter = field(default_factory=Counter)
     backbone_history: str = ""
     error: str | None = None
+    empty_planner: int = 0
 
     @property
     def done(self) -> bool:
@@ -263,6 +278,11 @@ class MultiLLMAgent:
 
     def _advance(self, s: _State, role: str, g: Generation) -> None:
         if s.phase == "plan":
+            if s.empty_planner + 1 < self.config.planner_attempts and _is_empty(g.text):
+                s.empty_planner += 1  # official profile: ask the planner again
+                self._record(s, role, g, "empty: retried")
+                return
+            s.empty_planner = 0
             decision, text, err = planner_step(g.text)
             self._record(s, role, g, err, decision=decision)
             s.turns.append(Turn("assistant", text))
@@ -310,8 +330,12 @@ class MultiLLMAgent:
         return False
 
     def _observe(self, s: _State, step: StepRecord, obs: Observation, *, counted: bool = True) -> None:
-        s.turns.append(Turn("observation", obs.text))
-        s.backbone_history += f"observation: {obs.text}"
+        text, cut = obs.text, self.config.max_observation_chars
+        if cut is not None and len(text) > cut:
+            text = text[:cut] + "..."
+            step.extra["observation_truncated"] = len(obs.text)
+        s.turns.append(Turn("observation", text))
+        s.backbone_history += f"observation: {text}"
         step.extra["tool_status"] = obs.status
         if not counted:
             return
