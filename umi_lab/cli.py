@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("umi_lab.training", "GLPFT (alpha_umi) and baseline training with TRL + LoRA"),
     "grade-answers": ("umi_lab.grading", "grade maths answers in a JSONL file; prints one JSON object"),
     "evaluate": ("umi_lab.evaluation.cli", "static or real-time evaluation of a trained run"),
+    "import-run": ("umi_lab.import_run", "a run folder from full-weight checkpoints (the released alpha-UMi models)"),
     "ablate": ("umi_lab.ablation", "train + evaluate a grid of methods x seeds x benchmarks"),
     "replay-html": ("umi_lab.replay", "standalone HTML replay of recorded trajectories or dialogues"),
     "study": ("umi_lab.study", "the whole study on the embedded default (data, training, evaluation, table, plots, replay)"),
