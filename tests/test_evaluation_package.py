@@ -19,9 +19,9 @@ from umi_lab.evaluation import (
     unregister_benchmark,
 )
 from umi_lab.io import read_json, write_json
-from umi_lab.prompts import PromptStyle, role_input
+from umi_lab.protocol.dialogue import Dialogue, Tool
+from umi_lab.protocol.prompts import PromptStyle, role_input
 from umi_lab.serving import Generation
-from umi_lab.trajectory import Dialogue, Tool
 
 
 class Scripted:

@@ -12,7 +12,8 @@ import pytest
 
 from umi_lab import cli
 from umi_lab.errors import DataError
-from umi_lab.prompts import role_input
+from umi_lab.protocol.dialogue import load_dialogues
+from umi_lab.protocol.prompts import role_input
 from umi_lab.static_eval import (
     caller_input,
     clean_candidate,
@@ -25,7 +26,6 @@ from umi_lab.static_eval import (
     static_samples,
     summarizer_input,
 )
-from umi_lab.trajectory import load_dialogues
 
 FIX = Path(__file__).parent / "fixtures" / "static_eval"
 METRICS = ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "f1", "rouge")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.prompts import EOS_MARK, PromptStyle, role_input
+from umi_lab.protocol.prompts import EOS_MARK, PromptStyle, role_input
 
 AGENT_ROLES = ("planner", "caller", "summarizer", "backbone")
 

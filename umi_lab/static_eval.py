@@ -1,7 +1,7 @@
 """Static evaluation, compatible with the official alpha-UMi evaluator (``GLPFT/inference_utils/toolbench``).
 
 One sample per planner decision of a test dialogue (``static_samples``); a prediction string per sample,
-parsed with ``parse_step``; metrics computed by ``evaluate_predictions`` exactly as the official
+parsed with ``parse_step`` (``umi_lab.protocol.grammar.official_step``); metrics computed by ``evaluate_predictions`` exactly as the official
 ``evaluate-multi_agent.py`` computes them (plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge).
 
 Where the official script crashes we return a number instead, and count the case:
@@ -31,10 +31,20 @@ from rouge import Rouge
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_records, write_json
-from umi_lab.prompts import FAMILIES, history_string, role_input
-from umi_lab.trajectory import Dialogue, load_dialogues
+from umi_lab.protocol.dialogue import Dialogue, load_dialogues
+from umi_lab.protocol.grammar import (
+    DECISION_MARKS,
+    Decision,
+    clean_candidate,
+    compose_prediction,
+    official_planner_decision,
+    official_step,
+)
+from umi_lab.protocol.prompts import FAMILIES, history_string, history_with_thought, role_input
 
-DECISION_MARKS = {"caller": "Next: caller.", "conclusion": "Next: conclusion.", "give up": "Next: give up."}
+# the official evaluator's names for the protocol's official rules (umi_lab.protocol.grammar)
+parse_step = official_step
+planner_decision = official_planner_decision
 PLANS = ("call", "finish", "give up")
 PLAN_OF_DECISION = {"caller": "call", "conclusion": "finish", "give up": "give up"}
 F1_EPS = 1e-30
@@ -67,7 +77,7 @@ def static_samples(dialogues: Iterable[Dialogue | dict], family: str = "toolbenc
                 continue
             history = turns[:ti]
             # The official builder: a value mentioning caller/conclusion gets the next turn appended.
-            if "Next: caller" in turn.value or DECISION_MARKS["conclusion"] in turn.value:
+            if "Next: caller" in turn.value or Decision.CONCLUSION.mark in turn.value:
                 if ti + 1 >= len(turns):
                     raise DataError("a caller/conclusion decision is the last turn; the reference needs the "
                                     "turn after it", file=file, record=di, field=f"conversations[{ti}].value")
@@ -82,7 +92,7 @@ def static_samples(dialogues: Iterable[Dialogue | dict], family: str = "toolbenc
                 "history": [t.to_dict() for t in history], "dispath": dispath,
                 "model_input": role_input("planner", dlg.tools, dispath, family=family),
                 "reference": reference,
-                "decision": {"call": "caller", "finish": "conclusion", "give up": "give up"}[plan],
+                "decision": Decision.coerce(plan).label,
                 "dialogue_index": di, "turn_index": ti, "family": family, "id": dlg.id,
             })
     return samples
@@ -95,7 +105,7 @@ def caller_input(sample: dict[str, Any], thought: str, *, speaker: str = "assist
     (it writes ``planner: <thought></s>`` into the history).
     Example: ``caller_input(sample, "Search it. Next: caller.")``.
     """
-    history = sample["dispath"] + f"{speaker}: {thought}</s>"
+    history = history_with_thought(sample["dispath"], thought, speaker=speaker)
     return role_input("caller", sample["tools"], history, thought=thought, family=sample.get("family", "toolbench"))
 
 
@@ -104,74 +114,8 @@ def summarizer_input(sample: dict[str, Any], thought: str, *, speaker: str = "as
 
     Example: ``summarizer_input(sample, "I know it. Next: conclusion.")``.
     """
-    history = sample["dispath"] + f"{speaker}: {thought}</s>"
+    history = history_with_thought(sample["dispath"], thought, speaker=speaker)
     return role_input("summarizer", sample["tools"], history, family=sample.get("family", "toolbench"))
-
-
-# ----------------------------------------------------------------------------------------------- parsing
-def parse_step(text: str) -> tuple[str, str | None, str | None, str | None]:
-    """Parse a prediction or reference into ``(plan, action, action_input, answer)`` (official rules).
-
-    >>> parse_step("assistant: x Next: caller.</s>caller: Action: f\\nAction Input: {}</s>")
-    ('call', 'f', '{}', None)
-    >>> parse_step("asssitant: y Next: conclusion.</s>conclusion: 42</s>")
-    ('finish', None, None, '42')
-    """
-    if "Next: give up" in text:
-        return "give up", None, None, None
-    if "Next: conclusion" in text:
-        answer = text[text.rindex("conclusion: ") + len("conclusion: "):] if "conclusion: " in text else text
-        return "finish", None, None, answer.replace("</s>", "")
-    segments = text.split("</s>")
-    seg = segments[1] if len(segments) > 1 else ""
-    action_input = seg[seg.rindex("Action Input:") + len("Action Input:"):].strip() if "Action Input:" in seg else "{}"
-    if "Action:" in seg:
-        action = seg[seg.rindex("Action:") + len("Action:"):].strip()
-        if "Action Input:" in action:
-            action = action[:action.index("Action Input:")].strip()
-    else:
-        action = "none"
-    return "call", action, action_input, None
-
-
-def planner_decision(planner_out: str) -> tuple[str, str]:
-    """Decision of a planner output and the output cut right after its mark (official inference rules).
-
-    No mark at all counts as ``caller`` and gets ``Next: caller.`` appended (no space, as official).
-
-    >>> planner_decision("Look it up. Next: caller. extra")
-    ('caller', 'Look it up. Next: caller.')
-    """
-    for decision in ("give up", "conclusion", "caller"):
-        mark = DECISION_MARKS[decision]
-        if mark in planner_out:
-            return decision, planner_out[:planner_out.index(mark) + len(mark)]
-    return "caller", planner_out + DECISION_MARKS["caller"]
-
-
-def clean_candidate(text: str) -> str:
-    """Official clean-up of a generated text: drop a leading ``": "``; blank, ``.`` or ``,`` → ``none``."""
-    if text.startswith(": "):
-        text = text[2:]
-    return "none" if text.strip() in ("", ".", ",") else text
-
-
-def compose_prediction(planner_out: str, caller_out: str | None = None, summarizer_out: str | None = None) -> str:
-    """The multi-agent prediction string in the official shape (with its ``asssitant: `` misspelling).
-
-    Give up → the cut planner output alone; conclusion → ``asssitant: P</s>conclusion: S``;
-    caller → ``asssitant: P</s>caller: C``. A missing caller/summarizer output counts as ``none``.
-
-    >>> compose_prediction("Find it. Next: caller.", "Action: f\\nAction Input: {}")
-    'asssitant: Find it. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    planner_out = clean_candidate(planner_out)
-    decision, cut = planner_decision(planner_out)
-    if decision == "give up":
-        return cut
-    if decision == "conclusion":
-        return f"asssitant: {cut}</s>conclusion: {clean_candidate(summarizer_out or '')}"
-    return f"asssitant: {cut}</s>caller: {clean_candidate(caller_out or '')}"
 
 
 # ----------------------------------------------------------------------------------------------- metrics

@@ -28,7 +28,7 @@ from typing import Any
 from umi_lab.errors import DataError
 from umi_lab.evaluation.settings import EvalSettings
 from umi_lab.io import data_root, read_jsonl
-from umi_lab.trajectory import Dialogue, Turn, load_dialogues
+from umi_lab.protocol.dialogue import Dialogue, Turn, load_dialogues
 
 
 @dataclass

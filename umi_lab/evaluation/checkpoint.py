@@ -23,7 +23,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_json, write_json
-from umi_lab.trajectory import RecordedTrajectory
+from umi_lab.protocol.dialogue import RecordedTrajectory
 
 FINGERPRINT_FILE = "partial.json"
 

@@ -22,7 +22,7 @@ from umi_lab.evaluation.benchmarks import BenchmarkContext, get_benchmark
 from umi_lab.evaluation.checkpoint import Checkpoint, fingerprint, validate_prediction, validate_trajectory
 from umi_lab.evaluation.settings import EvalSettings
 from umi_lab.io import read_json, write_json
-from umi_lab.trajectory import RecordedTrajectory, save_trajectories
+from umi_lab.protocol.dialogue import RecordedTrajectory, save_trajectories
 
 
 def _run_config(run_dir: Path, models) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from umi_lab.evaluation.settings import EvalSettings
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, Turn
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn
 
 
 def agent_for(models, settings: EvalSettings):

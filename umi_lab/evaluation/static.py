@@ -4,7 +4,8 @@ The planner predicts the decision; for ``Next: caller.`` the caller, for ``Next:
 summarizer completes it, from the histories the official pipeline uses (``caller_input`` /
 ``summarizer_input``, with the speaker of the thought set by the decoding profile); the outputs are joined by
 ``compose_prediction``. A single-LLM (backbone) run answers each sample with one backbone output, mapped to the
-same prediction shape. ``predictions.json`` (official shape) is scored by ``static_eval.evaluate_predictions``.
+same prediction shape (``protocol.grammar.backbone_prediction``, history by ``protocol.prompts.backbone_history``).
+``predictions.json`` (official shape) is scored by ``static_eval.evaluate_predictions``.
 
 Example: ``predict_static(RoleModels.from_run(run), samples[:8], GenerationSettings())``.
 """
@@ -13,48 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from umi_lab.protocol.grammar import (
+    backbone_prediction,
+    clean_candidate,
+    compose_prediction,
+    official_planner_decision,
+)
+from umi_lab.protocol.prompts import backbone_history, role_input
 from umi_lab.serving import GenerationSettings
-from umi_lab.trajectory import Turn
+from umi_lab.static_eval import caller_input, summarizer_input
 
-
-def backbone_history(history: list[dict]) -> str:
-    """The backbone's history string of a static sample's turns (official backbone rule).
-
-    >>> backbone_history([{"from": "user", "value": "q"}, {"from": "assistant", "value": "t Next: caller."},
-    ...                   {"from": "caller", "value": "Action: f\\nAction Input: {}"}, {"from": "observation", "value": "1"}])
-    'user: q</s>assistant: t\\nAction: f\\nAction Input: {}</s>observation: 1'
-    """
-    from umi_lab.splitting import backbone_target
-
-    turns = [Turn.from_dict(t) for t in history]
-    out = ""
-    for i, t in enumerate(turns):
-        if t.role == "user":
-            out += f"user: {t.value}</s>"
-        elif t.role == "observation":
-            out += f"observation: {t.value}"
-        elif t.role == "assistant":
-            out += "assistant: " + backbone_target(turns, i)[1] + "</s>"
-    return out
-
-
-def backbone_prediction(output: str) -> str:
-    """A backbone output as an official-shape multi-agent prediction string.
-
-    >>> backbone_prediction("Look.\\nAction: f\\nAction Input: {}")
-    'asssitant: Look. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    from umi_lab.agent import parse_backbone
-    from umi_lab.static_eval import compose_prediction
-
-    p = parse_backbone(output)
-    thought = p["thought"]
-    if p["kind"] == "give_up":
-        return compose_prediction(f"{thought} Next: give up.".strip())
-    if p["kind"] == "conclusion":
-        return compose_prediction(f"{thought} Next: conclusion.".strip(), summarizer_out=p["answer"])
-    call = f"Action: {p['action']}\nAction Input: {p['arguments']}" if p["kind"] == "call" else ""
-    return compose_prediction(f"{thought} Next: caller.".strip(), caller_out=call)
+__all__ = ["backbone_history", "backbone_prediction", "is_backbone", "predict_chunk", "predict_static",
+           "score_static"]
 
 
 def _tokens(g) -> dict[str, Any]:
@@ -74,14 +45,6 @@ def predict_static(models, samples: list[dict[str, Any]], settings: GenerationSe
     in their history: ``assistant``, or ``planner`` as the official static inference writes); backbone runs:
     one output each. Example: ``predict_static(RoleModels.from_run(run), samples[:8], GenerationSettings())``.
     """
-    from umi_lab.static_eval import (
-        caller_input,
-        clean_candidate,
-        compose_prediction,
-        planner_decision,
-        summarizer_input,
-    )
-
     style = models.style
     out = [dict(s) for s in samples]
     if is_backbone(models):
@@ -93,7 +56,7 @@ def predict_static(models, samples: list[dict[str, Any]], settings: GenerationSe
     gens = models.generate([style.model_prompt(s["model_input"]) for s in out], ["planner"] * len(out), settings)
     second: list[tuple[int, str, str]] = []
     for k, (s, g) in enumerate(zip(out, gens)):
-        decision, cut = planner_decision(clean_candidate(g.text))
+        decision, cut = official_planner_decision(clean_candidate(g.text))
         s.update(planner_output=g.text, tokens=_tokens(g))
         if decision == "caller":
             second.append((k, "caller", style.model_prompt(caller_input(s, cut, speaker=speaker))))
@@ -111,8 +74,6 @@ def predict_static(models, samples: list[dict[str, Any]], settings: GenerationSe
 
 
 def _role_input(role: str, sample: dict[str, Any]) -> str:
-    from umi_lab.prompts import role_input
-
     return role_input(role, sample["tools"], backbone_history(sample["history"]), family=sample.get("family", "toolbench"))
 
 

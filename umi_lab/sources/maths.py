@@ -26,8 +26,8 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_records
+from umi_lab.protocol.dialogue import Dialogue, Tool, Turn, save_dialogues
 from umi_lab.tools.registry import OK, Observation
-from umi_lab.trajectory import Dialogue, Tool, Turn, save_dialogues
 
 # Used only when the sandbox module (umi_lab.tools.sandbox, another engineer's) cannot be imported.
 _FALLBACK_PYTHON_TOOL = Tool("python", "Run a Python program in a sandbox and return what it prints.",

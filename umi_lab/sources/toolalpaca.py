@@ -33,8 +33,8 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_json, write_json
+from umi_lab.protocol.dialogue import Dialogue, Tool, Turn, save_dialogues
 from umi_lab.static_eval import static_samples
-from umi_lab.trajectory import Dialogue, Tool, Turn, save_dialogues
 
 CONCLUDE_THOUGHT = "The required calls are done."
 FORMATS = ("cases", "dialogues", "samples")
