@@ -147,7 +147,7 @@ def test_ablation_grid_reuses_finished_work_and_records_failures(tmp_path):
                          seeds=(0, 1), evals=("toolworld-id:static", "toolworld-id:realtime"), smoke=True,
                          eval_overrides={"limit": 5})
     res = run_ablation(cfg, train_fn=_fake_train(trains), evaluate_fn=_fake_eval(evals), report=True, say=lambda s: None)
-    assert sorted(trains) == [("alpha_umi", "merge", 0, True), ("alpha_umi", "merge", 1, True),
+    assert sorted(trains) == [("alpha_umi_merge", "merge", 0, True), ("alpha_umi_merge", "merge", 1, True),
                               ("single_llm", "copy", 0, True), ("single_llm", "copy", 1, True)]
     assert evals[0] == ("single_llm-s0", "toolworld-id-static", {"smoke": True, "limit": 5})
     assert res.counts == {"trained": 4, "reused_runs": 0, "evaluated": 6, "reused_evals": 0, "failed_runs": 0,

@@ -30,17 +30,10 @@ import pandas as pd
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_json, write_json
+from umi_lab.methods import METHODS, method_names
 from umi_lab.tables import PAPER_METRICS, TIDY_COLUMNS
 
-# method name in the grid -> GLPFTConfig fields
-METHOD_VARIANTS: dict[str, dict[str, Any]] = {
-    "single_llm": {"method": "single_llm"},
-    "single_llm_multitask": {"method": "single_llm_multitask"},
-    "multi_llm_one_stage": {"method": "multi_llm_one_stage"},
-    "alpha_umi": {"method": "alpha_umi", "init": "copy"},
-    "alpha_umi_merge": {"method": "alpha_umi", "init": "merge"},
-}
-DEFAULT_METHODS = tuple(METHOD_VARIANTS)
+DEFAULT_METHODS = method_names()  # the registry's methods at import time, in table order
 EVAL_MODES = ("static", "realtime")
 
 
@@ -92,8 +85,8 @@ class AblationConfig:
         self.seeds = tuple(int(s) for s in self.seeds)
         self.evals = tuple(EvalSpec.parse(e) if isinstance(e, str) else e for e in self.evals)
         for m in self.methods:
-            if m not in METHOD_VARIANTS:
-                raise DataError(f"unknown method {m!r}; expected one of {', '.join(METHOD_VARIANTS)}", field="methods")
+            if m not in METHODS:
+                raise DataError(f"unknown method {m!r}; expected one of {', '.join(METHODS)}", field="methods")
         if not self.methods or not self.seeds:
             raise DataError("the grid needs at least one method and one seed", field="methods")
 
@@ -118,7 +111,7 @@ def train_config(cfg: AblationConfig, method: str, seed: int):
     from umi_lab.training_config import GLPFTConfig
 
     fields = {"model": cfg.model, "data": cfg.data, "out": str(cfg.run_dir(method, seed)), "seed": seed,
-              "smoke": cfg.smoke, **cfg.train_overrides, **METHOD_VARIANTS[method]}
+              "smoke": cfg.smoke, **cfg.train_overrides, "method": method}
     return GLPFTConfig.from_dict(fields)
 
 
@@ -307,7 +300,7 @@ def add_cli(subparsers) -> None:
                         "(default: the ToolWorld data of $UMI_LAB_TOOLWORLD, else the default data set)")
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--model", default="tiny", help="'tiny', a local folder or a hub id already on disk")
-    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHOD_VARIANTS))
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--benchmarks", nargs="+", default=["toolworld-id:static", "toolworld-id:realtime"],
                    help="BENCHMARK[:static|realtime] as understood by 'evaluate'")

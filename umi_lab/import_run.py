@@ -63,17 +63,25 @@ def import_run(out: str | os.PathLike, *, planner: str | None = None, caller: st
 
     Example: ``import_run("runs/a7b", planner="p", caller="c", summarizer="s")``.
     """
+    from umi_lab.methods import get_method
+
     multi = {"planner": planner, "caller": caller, "summarizer": summarizer}
     if backbone and any(multi.values()):
         raise DataError("give either --backbone or --planner/--caller/--summarizer, not both", field="backbone")
+    method = method or ("single_llm" if backbone else "alpha_umi")
+    served = tuple(dict.fromkeys(get_method(method).serving.values()))  # the models the method's agent calls
     if backbone:
-        roles, method = {"backbone": backbone}, method or "single_llm"
-    elif all(multi.values()):
-        roles, method = dict(multi), method or "alpha_umi"
+        if len(served) != 1:
+            raise DataError(f"method {method!r} serves {', '.join(served)}: give --planner/--caller/--summarizer",
+                            field="backbone")
+        roles = {served[0]: backbone}
     else:
-        missing = [r for r, p in multi.items() if not p]
-        raise DataError(f"missing --{' --'.join(missing)} (or give --backbone for a Single-LLM checkpoint)",
-                        field=missing[0] if missing else "planner")
+        missing = [r for r in served if not multi.get(r)]
+        if missing or set(served) != set(multi):
+            raise DataError(f"missing --{' --'.join(missing or ['backbone'])} (method {method!r} serves "
+                            f"{', '.join(served)}; give --backbone for a Single-LLM checkpoint)",
+                            field=(missing or ["backbone"])[0])
+        roles = {r: multi[r] for r in served}
     records = {role: check_checkpoint(path, role) for role, path in roles.items()}
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -85,7 +93,7 @@ def import_run(out: str | os.PathLike, *, planner: str | None = None, caller: st
             shutil.copytree(rec["path"], models / role, symlinks=False)
         else:
             (models / role).symlink_to(rec["path"], target_is_directory=True)
-    first = records["backbone" if backbone else "planner"]["path"]
+    first = next(iter(records.values()))["path"]
     write_json(out / "config.json", {
         "method": method, "model": first, "model_name_or_path": first, "data": "", "family": family,
         "lora": {"enabled": False}, "prompt_style": {"system_prefix": system_prefix}, "seed": 0,
@@ -110,7 +118,8 @@ def add_cli(subparsers) -> None:
     for role in (*MULTI_ROLES, "backbone"):
         p.add_argument(f"--{role}", help=f"{role} checkpoint folder (full weights + tokenizer)")
     p.add_argument("--out", required=True, help="run folder to write")
-    p.add_argument("--method", help="method name (default: alpha_umi, or single_llm with --backbone)")
+    p.add_argument("--method", help="a registered method (default: alpha_umi, or single_llm with --backbone); "
+                                    "its serving map says which checkpoints it needs")
     p.add_argument("--family", default="toolbench", help="prompt family the checkpoints were trained with")
     p.add_argument("--no-system-prefix", action="store_true", help="prompts without the official 'system: '")
     p.add_argument("--copy", action="store_true", help="copy the checkpoint folders instead of linking them")

@@ -273,11 +273,9 @@ def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", met
 
     from umi_lab.backbone import resolve_model
     from umi_lab.io import write_json
+    from umi_lab.methods import get_method
 
-    roles = {"alpha_umi": ("planner", "caller", "summarizer"), "multi_llm_one_stage": ("planner", "caller", "summarizer"),
-             "single_llm": ("backbone",), "single_llm_multitask": ("multitask",)}.get(method)
-    if roles is None:
-        raise ValueError(f"unknown method {method!r}")
+    roles = tuple(dict.fromkeys(get_method(method).serving.values()))  # only the adapters that serve a role
     run_dir = Path(run_dir)
     base_path = resolve_model(base)
     for k, role in enumerate(roles):

@@ -29,6 +29,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_records, write_json
+from umi_lab.methods import method_names
 from umi_lab.tables import PAPER_METRICS
 
 STAGES = ("data", "backbone", "ablation", "report", "replay")
@@ -48,8 +49,7 @@ class StudyConfig:
     smoke: bool = False
     model: str = "tiny"
     toolworld: str = ""
-    methods: tuple[str, ...] = ("single_llm", "single_llm_multitask", "multi_llm_one_stage", "alpha_umi",
-                                "alpha_umi_merge")
+    methods: tuple[str, ...] = field(default_factory=method_names)
     seeds: tuple[int, ...] = (0, 1, 2)
     benchmarks: tuple[str, ...] = ("toolworld-id:static", "toolworld-id:realtime", "toolworld-ood:static",
                                    "toolworld-ood:realtime")

@@ -35,6 +35,7 @@ from transformers import TrainerCallback
 
 from umi_lab.errors import DataError
 from umi_lab.io import atomic_write_text, read_json, read_jsonl, read_records, write_json, write_jsonl
+from umi_lab.methods import RoleJob, get_method, with_init
 from umi_lab.protocol.prompts import PromptStyle
 from umi_lab.training_config import (
     INITS,
@@ -136,8 +137,7 @@ def _sha256(path: Path) -> str:
 
 def method_roles(method: str) -> tuple[str, ...]:
     """The datasets a method trains on. Example: ``method_roles("single_llm") == ("backbone",)``."""
-    return {"alpha_umi": ("backbone", *STAGE2_ROLES), "single_llm": ("backbone",),
-            "multi_llm_one_stage": STAGE2_ROLES, "single_llm_multitask": ("multitask",)}[method]
+    return get_method(method).datasets
 
 
 def load_role_data(data: str | os.PathLike, roles: Iterable[str], *, family: str = "toolbench",
@@ -282,30 +282,13 @@ def build_role_model(config: GLPFTConfig, base_path: str | os.PathLike, init_fro
 
 # ------------------------------------------------------------------------------------ run plan
 
-@dataclass
-class RoleJob:
-    """One ``SFTTrainer`` run: train ``role`` (stage 1 or 2) from ``init`` (an adapter/model dir or None)."""
-
-    stage: int
-    role: str
-    init: str | None  # "backbone" = the stage-1 result of this run, None = the base
-
-
 def method_plan(method: str) -> list[RoleJob]:
-    """The trainer runs of a method, in order.
+    """The trainer runs of a method, in order (from the registry, ``umi_lab.methods``).
 
     >>> [j.role for j in method_plan("alpha_umi")]
     ['backbone', 'planner', 'caller', 'summarizer']
     """
-    if method == "alpha_umi":
-        return [RoleJob(1, "backbone", None)] + [RoleJob(2, r, "backbone") for r in STAGE2_ROLES]
-    if method == "single_llm":
-        return [RoleJob(1, "backbone", None)]
-    if method == "multi_llm_one_stage":
-        return [RoleJob(1, r, None) for r in STAGE2_ROLES]
-    if method == "single_llm_multitask":
-        return [RoleJob(1, "multitask", None)]
-    raise DataError(f"unknown method {method!r}", field="method")
+    return list(get_method(method).plan)
 
 
 def _is_main() -> bool:
@@ -423,7 +406,7 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
         return run_dir
     model_path = resolve_model(config.model)
     plan = method_plan(config.method)
-    roles = list(dict.fromkeys(j.role for j in plan))
+    roles = list(get_method(config.method).datasets)
     data, fingerprints = load_role_data(config.data, roles, family=config.family, compat=config.compat)
     eff = config.effective()
     max_length = _fit_context(model_path, eff["max_length"])
@@ -454,11 +437,10 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
                 continue
             base = model_path
             init = None
-            if job.init == "backbone":
-                if config.init == "merge" and config.lora.enabled:
-                    base = str(_merged_base(config, run_dir, model_path))
-                else:
-                    init = str(_role_output(config, run_dir, "backbone"))
+            if job.init == "merge" and config.lora.enabled:
+                base = str(_merged_base(config, run_dir, model_path, job.source))
+            elif job.init != "base":  # copy (and, for full fine-tuning, merge: both continue the full model)
+                init = str(_role_output(config, run_dir, job.source))
             work = run_dir / "work" / job.role
             checkpoint = get_last_checkpoint(str(work)) if work.is_dir() else None
             _trim_history(history, job.role, int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0)
@@ -469,7 +451,7 @@ def train(config: GLPFTConfig, *, callbacks: Sequence[TrainerCallback] = (), pro
                     cb.stage, cb.role = job.stage, job.role
             trainer = SFTTrainer(model=model, args=stage_config(config, job.role, job.stage, work, progress=progress,
                                                                   max_length=max_length),
-                                 train_dataset=datasets[job.role], processing_class=tokenizer,
+                                 train_dataset=datasets[job.dataset], processing_class=tokenizer,
                                  callbacks=[recorder, *user_callbacks])
             trainer.train(resume_from_checkpoint=checkpoint)
             if trainer.is_world_process_zero():
@@ -498,7 +480,7 @@ def _fit_context(model_path: str, max_length: int) -> int:
     return min(max_length, context) if context else max_length
 
 
-def _merged_base(config: GLPFTConfig, run_dir: Path, model_path: str) -> Path:
+def _merged_base(config: GLPFTConfig, run_dir: Path, model_path: str, source: str = "backbone") -> Path:
     """``RUN_DIR/base``: the base with the stage-1 adapter merged in (built once, by the main process)."""
     from peft import PeftModel
 
@@ -507,7 +489,7 @@ def _merged_base(config: GLPFTConfig, run_dir: Path, model_path: str) -> Path:
     out = run_dir / "base"
     if not out.is_dir() and _is_main():
         base, tokenizer = load_backbone(model_path, device="cpu", dtype="float32")
-        merged = PeftModel.from_pretrained(base, str(run_dir / "adapters" / "backbone")).merge_and_unload()
+        merged = PeftModel.from_pretrained(base, str(run_dir / "adapters" / source)).merge_and_unload()
 
         def save(tmp):
             merged.save_pretrained(tmp)
@@ -530,20 +512,14 @@ def run_info(run_dir: str | os.PathLike) -> dict[str, Any]:
     kind = "adapters" if lora else "models"
     found = {p.name: str(p) for p in sorted((run_dir / kind).iterdir()) if p.is_dir() and not p.name.startswith(".")} \
         if (run_dir / kind).is_dir() else {}
+    method = get_method(with_init(cfg["method"], cfg.get("init")))  # old runs: alpha_umi + init merge
     base = cfg["model_name_or_path"]
-    if lora and cfg.get("method") == "alpha_umi" and cfg.get("init") == "merge":
+    if lora and method.merged_base:
         base = str(run_dir / "base")
-    return {"method": cfg["method"], "base": base, "adapters": found if lora else {},
+    return {"method": method.name, "base": base, "adapters": found if lora else {},
             "models": {} if lora else found, "prompt_style": cfg.get("prompt_style", {}),
             "family": cfg.get("family", "toolbench"), "init": cfg.get("init"), "status": _status(run_dir),
-            "roles": {"planner": _serving_role(cfg["method"], "planner"),
-                      "caller": _serving_role(cfg["method"], "caller"),
-                      "summarizer": _serving_role(cfg["method"], "summarizer")}}
-
-
-def _serving_role(method: str, role: str) -> str:
-    """Which trained adapter plays ``role`` at inference for ``method``."""
-    return {"single_llm": "backbone", "single_llm_multitask": "multitask"}.get(method, role)
+            "roles": {r: a for r, a in method.serving.items() if r != "backbone"}}
 
 
 # ------------------------------------------------------------------------------------------- CLI

@@ -26,10 +26,10 @@ from typing import Any
 from trl import SFTConfig
 
 from umi_lab.errors import DataError
+from umi_lab.methods import METHODS, get_method, with_init  # noqa: F401  (the registry owns method names)
 from umi_lab.protocol.prompts import FAMILIES, PromptStyle
 
 TRAIN_ROLES = ("backbone", "planner", "caller", "summarizer", "multitask")
-METHODS = ("alpha_umi", "single_llm", "multi_llm_one_stage", "single_llm_multitask")
 INITS = ("copy", "merge")
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -113,7 +113,7 @@ class GLPFTConfig:
     model: str = "tiny"
     data: str = ""
     out: str = ""
-    init: str = "copy"
+    init: str | None = None
     seed: int = 42
     schedule: str | Schedule = "lora"
     schedule_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -143,10 +143,12 @@ class GLPFTConfig:
         def bad(name, msg):
             raise DataError(msg, field=name)
 
-        if self.method not in METHODS:
-            bad("method", f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
-        if self.init not in INITS:
+        if self.init is not None and self.init not in INITS:
             bad("init", f"unknown init {self.init!r}; expected one of {', '.join(INITS)}")
+        get_method(self.method)  # DataError naming the registered methods
+        self.method = with_init(self.method, self.init)
+        method = get_method(self.method)
+        self.init = method.init if method.init != "base" else "copy"  # normalised: the method decides
         if isinstance(self.schedule, str) and self.schedule not in SCHEDULE_PRESETS:
             bad("schedule", f"unknown schedule preset {self.schedule!r}; expected one of {', '.join(SCHEDULE_PRESETS)}")
         if self.family not in FAMILIES:

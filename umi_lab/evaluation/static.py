@@ -33,8 +33,15 @@ def _tokens(g) -> dict[str, Any]:
 
 
 def is_backbone(models) -> bool:
-    """Whether a run answers with one backbone output per sample (Single-LLM)."""
-    return models.method == "single_llm" or ("backbone" in models.role_map and "planner" not in models.role_map)
+    """Whether a run answers with one backbone output per sample: its method's agent is ``backbone`` (method
+    registry); a stand-in with an unregistered method, when only a backbone serves it."""
+    from umi_lab.errors import DataError
+    from umi_lab.methods import get_method
+
+    try:
+        return get_method(models.method).agent == "backbone"
+    except DataError:
+        return "backbone" in models.role_map and "planner" not in models.role_map
 
 
 def predict_static(models, samples: list[dict[str, Any]], settings: GenerationSettings, *,
