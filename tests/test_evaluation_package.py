@@ -136,7 +136,9 @@ def test_official_static_writes_planner_into_second_stage_history(tmp_path):
         assert len(callers) == 3 and all(f"{speaker}: Look it up. Next: caller.</s>" in p for p in callers)
         cfg = read_json(run / "eval" / "toolworld-id-static" / "config.json")
         assert m["decoding"] == cfg["decoding"] == cfg["settings"]["decoding"] == decoding
-        assert {c.max_new_tokens for _, _, c in model.calls} == {256 if decoding == "greedy" else 512}
+        assert {(c.max_new_tokens, c.max_prompt_tokens) for _, _, c in model.calls} == {
+            (512, None) if decoding == "greedy" else (512, 3750)}
+        assert cfg["settings"]["compat"] == ("official" if decoding == "official" else "default")
 
 
 def test_official_realtime_retries_empty_planner_and_cuts_observations(tmp_path, toy):

@@ -235,7 +235,10 @@ class MultiLLMAgent:
         """Run the call (repetition guard first); True when the task stopped."""
         from umi_lab.tools.cache_replay import normalise_arguments
 
-        key = (name, normalise_arguments(args))
+        try:
+            key = (name, normalise_arguments(args))
+        except RecursionError:  # JSON nested deeper than the decoder allows: compare the raw text
+            key = (name, args)
         s.calls[key] += 1
         if s.calls[key] >= self.config.repeat_limit:
             step.extra["repeated"] = s.calls[key]

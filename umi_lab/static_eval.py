@@ -33,20 +33,18 @@ from umi_lab.errors import DataError
 from umi_lab.io import read_records, write_json
 from umi_lab.protocol.dialogue import Dialogue, load_dialogues
 from umi_lab.protocol.grammar import (
+    COMPAT_MODES,
     DECISION_MARKS,
     Decision,
     clean_candidate,
-    compose_prediction,
-    official_planner_decision,
     official_step,
 )
+from umi_lab.protocol.predictions import backbone_step, compose_prediction, planner_decision
 from umi_lab.protocol.prompts import FAMILIES, history_string, history_with_thought, role_input
 
 # the official evaluator's names for the protocol's official rules (umi_lab.protocol.grammar)
 parse_step = official_step
-planner_decision = official_planner_decision
 PLANS = ("call", "finish", "give up")
-PLAN_OF_DECISION = {"caller": "call", "conclusion": "finish", "give up": "give up"}
 F1_EPS = 1e-30
 
 
@@ -190,8 +188,13 @@ def _mean_eps(values: list) -> float:
     return (sum(values) / len(values) if values else 0) + F1_EPS
 
 
-def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = None) -> dict[str, Any]:
+def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = None, backbone: bool = False,
+                         compat: str = "default") -> dict[str, Any]:
     """Official-compatible metrics of samples carrying ``reference``, ``predictions`` and ``tools``.
+
+    Multi-agent prediction strings are parsed with ``evaluate-multi_agent.py``'s rules. With ``backbone``,
+    references and predictions are raw backbone texts, parsed by ``grammar.backbone_step``: exactly
+    ``evaluate-backbone.py`` under ``compat="official"``, the protocol's lenient reading otherwise.
 
     Returns ``plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge`` plus ``counts`` and
     ``confusion`` (``confusion[ref_plan][pred_plan]``). Example:
@@ -202,14 +205,15 @@ def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = No
     hallu = 0
     counts: Counter = Counter()
     confusion = {p: dict.fromkeys(PLANS, 0) for p in PLANS}
+    step = (lambda text: backbone_step(text, compat)) if backbone else parse_step
     for i, d in enumerate(samples):
         reference, prediction, names = _checked(d, i, file)
-        r_plan, r_action, r_input, r_answer = parse_step(reference)
-        if r_plan == "call" and "</s>" not in reference:
+        r_plan, r_action, r_input, r_answer = step(reference)
+        if r_plan == "call" and "</s>" not in reference and not backbone:
             raise DataError("a call reference needs the caller turn after '</s>'", file=file, record=i,
                             field="reference")
-        p_plan, p_action, p_input, p_answer = parse_step(prediction)
-        if p_plan == "call" and "</s>" not in prediction:
+        p_plan, p_action, p_input, p_answer = step(prediction)
+        if p_plan == "call" and "</s>" not in prediction and not backbone:
             counts["pred_unparseable"] += 1
         if p_action is not None and p_action != "none" and p_action not in names:
             hallu += 1
@@ -265,13 +269,13 @@ def _checked(d: Any, i: int, file: str | None) -> tuple[str, str, list[str]]:
     return d["reference"], d["predictions"], names
 
 
-def evaluate_file(path: str | os.PathLike) -> dict[str, Any]:
+def evaluate_file(path: str | os.PathLike, *, backbone: bool = False, compat: str = "default") -> dict[str, Any]:
     """Metrics of an official-shape ``predictions.json`` (a JSON list of samples with ``predictions``;
     a ``.jsonl`` file with one sample per line is read too).
 
     Example: ``evaluate_file("run/eval/toolbench-static/predictions.json")["f1"]``.
     """
-    return evaluate_predictions(read_records(path), file=str(path))
+    return evaluate_predictions(read_records(path), file=str(path), backbone=backbone, compat=compat)
 
 
 # ----------------------------------------------------------------------------------------------- CLI
@@ -284,7 +288,7 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    metrics = evaluate_file(args.predictions)
+    metrics = evaluate_file(args.predictions, backbone=args.backbone, compat=args.compat)
     if args.out:
         write_json(args.out, metrics)
     print(json.dumps(metrics))
@@ -301,6 +305,10 @@ def add_cli(sub: Any) -> None:
     e = sub.add_parser("evaluate-static", help="official-compatible static metrics of a predictions.json")
     e.add_argument("predictions", help="JSON list of samples, each with reference, predictions, tools")
     e.add_argument("--out", default=None, help="also write the metrics JSON here")
+    e.add_argument("--backbone", action="store_true",
+                   help="references and predictions are raw Single-LLM (backbone) outputs")
+    e.add_argument("--compat", default="default", choices=COMPAT_MODES,
+                   help="backbone parsing: the protocol's reading, or evaluate-backbone.py's exact rules")
     e.set_defaults(func=_cmd_evaluate)
 
 

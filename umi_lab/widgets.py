@@ -24,7 +24,7 @@ from umi_lab.errors import DataError
 from umi_lab.io import read_records
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
 from umi_lab.protocol.grammar import INVALID_ACTS_AS, Decision, parse_call, parse_decision
-from umi_lab.protocol.records import STEP_ROLE_FOR_TURN, TurnInfo, align_steps, turn_infos  # noqa: F401
+from umi_lab.protocol.records import TurnInfo, align_steps, turn_infos
 
 ROLE_COLOURS = {"user": "#4b5563", "assistant": "#1d4ed8", "caller": "#b45309", "observation": "#047857",
                 "conclusion": "#7c3aed"}

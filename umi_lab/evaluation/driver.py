@@ -98,7 +98,7 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
         chunk = todo[c:c + size]
         if mode == "static":
             results = predict_chunk(models, [items[i] for i in chunk], settings.generation,
-                                    speaker=settings.second_stage_speaker)
+                                    speaker=settings.second_stage_speaker, compat=settings.compat)
         else:
             results = [t.to_dict() for t in run_chunk(agent, [items[i] for i in chunk], [ids[i] for i in chunk], env)]
         checkpoint.append([(i, ids[i], r) for i, r in zip(chunk, results)])

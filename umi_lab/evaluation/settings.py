@@ -9,7 +9,8 @@
 - static (``GLPFT/inference_utils/toolbench/infer_pipeline.py``): 512 new tokens, prompts cut on the left
   at 3,750 tokens (``--max_input_length 3750``), and the caller / summarizer histories end with
   ``planner: <thought></s>`` (the official static inference writes that speaker; training data says
-  ``assistant:``). The official static pass samples with the checkpoint's own generation config
+  ``assistant:``); the planner output is cut and the outputs composed by the official inference's rules
+  (``compat="official"``, ``protocol.predictions``). The official static pass samples with the checkpoint's own generation config
   (``do_sample=True``, no temperature given); ours stays greedy so static numbers are reproducible.
 
 Every evaluation records the profile it ran with (``config.json`` ``settings.decoding`` and
@@ -25,7 +26,8 @@ from umi_lab.serving import GenerationSettings
 DECODING_PROFILES = ("greedy", "official")
 OFFICIAL_REALTIME = {"temperature": 0.5, "max_new_tokens": 512, "max_prompt_tokens": 4096 - 512 - 8,
                      "planner_attempts": 5, "max_observation_chars": 1024}
-OFFICIAL_STATIC = {"max_new_tokens": 512, "max_prompt_tokens": 3750, "second_stage_speaker": "planner"}
+OFFICIAL_STATIC = {"max_new_tokens": 512, "max_prompt_tokens": 3750, "second_stage_speaker": "planner",
+                   "compat": "official"}
 
 
 @dataclass
@@ -36,12 +38,14 @@ class EvalSettings:
     ``decoding`` names the profile the settings were built from (recorded with every evaluation);
     ``planner_attempts`` (1: no retry) and ``max_observation_chars`` (None: keep all) are the agent's
     official-profile knobs; ``second_stage_speaker`` is who the static caller / summarizer history says
-    spoke the thought (``assistant`` as in training, ``planner`` as the official static inference).
+    spoke the thought (``assistant`` as in training, ``planner`` as the official static inference);
+    ``compat`` how static outputs are read (``default``: the protocol grammar; ``official``: the official
+    inference's cut and composition rules).
     ``toolworld``: a ToolWorld folder overriding the one the run trained on; ``world_seed`` is taken from
     the folder's manifest (None until resolved; a value set here must agree with it).
     """
 
-    generation: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_new_tokens=256))
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
     max_steps: int = 8
     repeat_limit: int = 3
     world_seed: int | None = None
@@ -51,6 +55,7 @@ class EvalSettings:
     planner_attempts: int = 1
     max_observation_chars: int | None = None
     second_stage_speaker: str = "assistant"
+    compat: str = "default"
     toolworld: str | None = None
 
     def __post_init__(self):
@@ -62,6 +67,8 @@ class EvalSettings:
             raise ValueError("planner_attempts and max_observation_chars must be >= 1")
         if self.second_stage_speaker not in ("assistant", "planner"):
             raise ValueError("second_stage_speaker must be 'assistant' or 'planner'")
+        if self.compat not in ("default", "official"):
+            raise ValueError("compat must be 'default' or 'official'")
 
     @property
     def chunk_size(self) -> int:
@@ -105,7 +112,8 @@ class EvalSettings:
             p = OFFICIAL_STATIC
             gen = replace(self.generation, temperature=0.0, max_new_tokens=p["max_new_tokens"],
                           max_prompt_tokens=p["max_prompt_tokens"])
-            out = replace(self, generation=gen, decoding="official", second_stage_speaker=p["second_stage_speaker"])
+            out = replace(self, generation=gen, decoding="official", second_stage_speaker=p["second_stage_speaker"],
+                          compat=p["compat"])
         if smoke_cap is not None:
             out.generation.max_new_tokens = smoke_cap
         return out

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from umi_lab.protocol.grammar import (
-    backbone_prediction,
-    clean_candidate,
-    compose_prediction,
-    official_planner_decision,
-)
+from umi_lab.protocol.grammar import clean_candidate
+from umi_lab.protocol.predictions import backbone_prediction, compose_prediction, planner_decision
 from umi_lab.protocol.prompts import backbone_history, role_input
 from umi_lab.serving import GenerationSettings
 from umi_lab.static_eval import caller_input, summarizer_input
@@ -45,12 +41,14 @@ def is_backbone(models) -> bool:
 
 
 def predict_static(models, samples: list[dict[str, Any]], settings: GenerationSettings, *,
-                   speaker: str = "assistant") -> list[dict[str, Any]]:
+                   speaker: str = "assistant", compat: str = "default") -> list[dict[str, Any]]:
     """Fill ``predictions`` (and the role outputs and token counts) of every sample.
 
     Multi-LLM runs: planner, then caller or summarizer per decision (``speaker`` says who spoke the thought
     in their history: ``assistant``, or ``planner`` as the official static inference writes); backbone runs:
-    one output each. Example: ``predict_static(RoleModels.from_run(run), samples[:8], GenerationSettings())``.
+    one output each. ``compat`` is how outputs are read (``default``: the protocol grammar; ``official``: the
+    official inference's rules, ``protocol.predictions``).
+    Example: ``predict_static(RoleModels.from_run(run), samples[:8], GenerationSettings())``.
     """
     style = models.style
     out = [dict(s) for s in samples]
@@ -58,12 +56,12 @@ def predict_static(models, samples: list[dict[str, Any]], settings: GenerationSe
         prompts = [style.model_prompt(_role_input("backbone", s)) for s in out]
         gens = models.generate(prompts, ["backbone"] * len(out), settings)
         for s, g in zip(out, gens):
-            s.update(backbone_output=g.text, predictions=backbone_prediction(g.text), tokens=_tokens(g))
+            s.update(backbone_output=g.text, predictions=backbone_prediction(g.text, compat), tokens=_tokens(g))
         return out
     gens = models.generate([style.model_prompt(s["model_input"]) for s in out], ["planner"] * len(out), settings)
     second: list[tuple[int, str, str]] = []
     for k, (s, g) in enumerate(zip(out, gens)):
-        decision, cut = official_planner_decision(clean_candidate(g.text))
+        decision, cut = planner_decision(clean_candidate(g.text), compat)
         s.update(planner_output=g.text, tokens=_tokens(g))
         if decision == "caller":
             second.append((k, "caller", style.model_prompt(caller_input(s, cut, speaker=speaker))))
@@ -76,7 +74,8 @@ def predict_static(models, samples: list[dict[str, Any]], settings: GenerationSe
         tok.update(prompt=tok["prompt"] + g.prompt_tokens, generated=tok["generated"] + g.generated_tokens,
                    truncated=tok["truncated"] or g.truncated)
     for s in out:
-        s["predictions"] = compose_prediction(s["planner_output"], s.get("caller_output"), s.get("summarizer_output"))
+        s["predictions"] = compose_prediction(s["planner_output"], s.get("caller_output"), s.get("summarizer_output"),
+                                              compat=compat)
     return out
 
 
@@ -85,16 +84,16 @@ def _role_input(role: str, sample: dict[str, Any]) -> str:
 
 
 def predict_chunk(models, samples: list[dict[str, Any]], settings: GenerationSettings, *,
-                  speaker: str = "assistant") -> list[dict[str, Any]]:
+                  speaker: str = "assistant", compat: str = "default") -> list[dict[str, Any]]:
     """``predict_static`` on a chunk; if it raises, sample by sample, keeping a failing sample with an empty
     prediction and its ``error``. Example: ``predict_chunk(models, samples[:32], GenerationSettings())``."""
     try:
-        out = predict_static(models, samples, settings, speaker=speaker)
+        out = predict_static(models, samples, settings, speaker=speaker, compat=compat)
     except Exception:
         out = []
         for s in samples:
             try:
-                out += predict_static(models, [s], settings, speaker=speaker)
+                out += predict_static(models, [s], settings, speaker=speaker, compat=compat)
             except Exception as e:
                 out.append({**s, "predictions": "", "error": f"predict: {type(e).__name__}: {e}",
                             "tokens": {"prompt": 0, "generated": 0, "truncated": False}})

@@ -5,7 +5,8 @@ parses back unchanged (``tests/test_protocol.py`` checks it with hypothesis). Ev
 ``Parsed`` and never raises; the ``default`` grammar is what the agent, the recorded trajectories, the
 plots, widgets, replay and success checker use. ``compat="official"`` reproduces the official GLPFT
 rules (inference and ``evaluate-*.py``) for parity, and the ``official_*`` functions are those rules
-verbatim as tuples.
+verbatim as tuples. The official-shape static prediction strings are written by
+``umi_lab.protocol.predictions`` from these parsers.
 
 Grammar (``default``):
 
@@ -13,7 +14,7 @@ Grammar (``default``):
 * **Planner** (``parse_decision``): the marks ``Next: give up``, ``Next: conclusion``, ``Next: caller`` —
   exact case, one space, the trailing ``.`` optional. When several occur, priority
   give up > conclusion > caller (the official rule), and the turn text is cut right after the chosen
-  mark (its ``.`` added when missing); the thought is the text before it. No mark (e.g.
+  mark (its ``.`` added when missing; nothing else changed); the thought is the text before it, stripped. No mark (e.g.
   ``Next: Conclusion.``, ``next: caller``, ``Next:caller``) → ``Decision.INVALID`` with an error.
   **Policy:** the agent (and the static predictions) act on an invalid planner output as on a caller
   decision — the official inference does the same by appending ``Next: caller.`` — but the step is
@@ -167,7 +168,7 @@ def parse_decision(text: Any, compat: str = "default") -> Parsed:
     >>> parse_decision("Next: Conclusion.").decision.value
     'invalid'
     """
-    _check_compat(compat)
+    check_compat(compat)
     if compat == "official":
         label, cut = official_planner_decision(str(text))
         d = Decision.coerce(label)
@@ -176,9 +177,8 @@ def parse_decision(text: Any, compat: str = "default") -> Parsed:
     for d in _PRIORITY:
         m = _MARK_RE[d].search(t)
         if m:
-            thought = t[:m.start()].strip()
-            cut = t[:m.end()].strip()
-            return Parsed("planner", d, thought=thought, text=cut if cut.endswith(".") else cut + ".")
+            cut = t[:m.end()]  # not stripped: the official cut keeps the text as written
+            return Parsed("planner", d, thought=t[:m.start()].strip(), text=cut if cut.endswith(".") else cut + ".")
     thought = t.strip()
     return Parsed("planner", Decision.INVALID, thought=thought, text=compose_planner(thought, INVALID_ACTS_AS),
                   error="no Next: decision")
@@ -216,7 +216,7 @@ def parse_call(text: Any, compat: str = "default") -> Parsed:
     >>> parse_call("I think so").error
     'no Action'
     """
-    _check_compat(compat)
+    check_compat(compat)
     if compat == "official":
         _, action, action_input, _ = official_call(str(text))
         err = None if "Action:" in str(text) else "no Action"
@@ -243,7 +243,7 @@ def parse_backbone(text: Any, compat: str = "default") -> Parsed:
     >>> parse_backbone("Conclusion: 42", compat="official").decision.value
     'caller'
     """
-    _check_compat(compat)
+    check_compat(compat)
     if compat == "official":
         plan, action, action_input, answer = official_backbone_step(str(text))
         d = Decision.coerce(plan)
@@ -276,7 +276,7 @@ def parse_conclusion(text: Any, compat: str = "default") -> Parsed:
     >>> parse_conclusion(": 42</s>junk").answer
     '42'
     """
-    _check_compat(compat)
+    check_compat(compat)
     answer = clean_candidate(str(text) if compat == "official" else _before_eos(text).strip())
     return Parsed("summarizer", None, answer=answer, text=answer)
 
@@ -292,7 +292,8 @@ def parse(role: str, text: Any, compat: str = "default") -> Parsed:
     return PARSERS[role](text, compat)
 
 
-def _check_compat(compat: str) -> None:
+def check_compat(compat: str) -> None:
+    """Raise ValueError for a compat mode other than ``default`` / ``official``."""
     if compat not in COMPAT_MODES:
         raise ValueError(f"unknown compat mode {compat!r}; expected one of {', '.join(COMPAT_MODES)}")
 
@@ -361,49 +362,3 @@ def clean_candidate(text: str) -> str:
     if text.startswith(": "):
         text = text[2:]
     return "none" if text.strip() in ("", ".", ",") else text
-
-
-# ------------------------------------------------------------------------------------------ predictions
-def compose_prediction(planner_out: str, caller_out: str | None = None, summarizer_out: str | None = None,
-                       *, compat: str = "official") -> str:
-    """The multi-agent prediction string in the official shape (with its ``asssitant: `` misspelling).
-
-    Give up → the cut planner output alone; conclusion → ``asssitant: P</s>conclusion: S``;
-    caller → ``asssitant: P</s>caller: C``. A missing caller/summarizer output counts as ``none``.
-    ``compat="official"`` cuts the planner output by the official inference rule; ``"default"`` by
-    ``parse_decision`` (an invalid output acts as caller) and writes the call canonically.
-
-    >>> compose_prediction("Find it. Next: caller.", "Action: f\\nAction Input: {}")
-    'asssitant: Find it. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    planner_out = clean_candidate(planner_out)
-    if compat == "official":
-        label, cut = official_planner_decision(planner_out)
-        decision = Decision.coerce(label)
-        call = clean_candidate(caller_out or "")
-    else:
-        p = parse_decision(planner_out)
-        decision, cut = acted_decision(p.decision), p.text
-        c = parse_call(caller_out or "")
-        call = c.text if c.tool is not None else clean_candidate(caller_out or "")
-    if decision is Decision.GIVE_UP:
-        return cut
-    if decision is Decision.CONCLUSION:
-        return f"asssitant: {cut}{EOS}conclusion: {clean_candidate(summarizer_out or '')}"
-    return f"asssitant: {cut}{EOS}caller: {call}"
-
-
-def backbone_prediction(output: str, compat: str = "default") -> str:
-    """A backbone output as an official-shape multi-agent prediction string (scored by ``official_step``
-    to the plan, action, input and answer that ``parse_backbone(output, compat)`` reads).
-
-    >>> backbone_prediction("Look.\\nAction: f\\nAction Input: {}")
-    'asssitant: Look. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    p = parse_backbone(output, compat)
-    if p.decision is Decision.GIVE_UP:
-        return compose_prediction(compose_planner(p.thought, Decision.GIVE_UP))
-    if p.decision is Decision.CONCLUSION:
-        return compose_prediction(compose_planner(p.thought, Decision.CONCLUSION), summarizer_out=p.answer)
-    call = compose_call(p.tool, p.arguments) if p.tool not in (None, "none") else ""
-    return compose_prediction(compose_planner(p.thought, Decision.CALLER), caller_out=call)
