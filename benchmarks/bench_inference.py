@@ -40,7 +40,6 @@ from umi_lab.errors import DataError
 from umi_lab.io import data_root
 
 ROLES = ("planner", "caller", "summarizer")
-TOOLWORLD_TEST_NAMES = ("test_in_domain.json", "test_out_of_domain.json", "test.json")
 
 
 @dataclass
@@ -62,12 +61,14 @@ class InferenceBenchConfig:
 # ------------------------------------------------------------------------------------------ workload
 
 def toolworld_test_file() -> Path | None:
-    """The ToolWorld test dialogues in ``data/toolworld/`` (first of TOOLWORLD_TEST_NAMES), or None."""
-    folder = common.REPO / "data" / "toolworld"
-    for name in TOOLWORLD_TEST_NAMES:
-        if (folder / name).is_file():
-            return folder / name
-    return None
+    """The in-domain ToolWorld test dialogues the library evaluates on (``umi_lab.toolworld.manifest``:
+    ``$UMI_LAB_TOOLWORLD``, else the default data set), or None when they cannot be had."""
+    from umi_lab.toolworld.manifest import resolve_toolworld
+
+    try:
+        return resolve_toolworld().file("test_in_domain")
+    except (DataError, OSError):
+        return None
 
 
 def load_workload(source: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
@@ -82,7 +83,7 @@ def load_workload(source: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
     if source == "toolworld":
         path = toolworld_test_file()
         if path is None:
-            raise DataError("no ToolWorld test file", file=str(common.REPO / "data" / "toolworld" / "test.json"))
+            raise DataError("no ToolWorld test file (set UMI_LAB_TOOLWORLD)", field="source")
         family = "toolbench"
     elif source == "ood":
         root = data_root()
@@ -186,10 +187,13 @@ def merged_copies(peft_model) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- the arms
 
 def _encode(tok, prompts: list[str], max_prompt: int, device: str):
-    """Left-truncate (keep the end) each prompt to ``max_prompt`` tokens and left-pad the batch."""
+    """Encode each prompt as the library does (``umi_lab.backbone.encode_prompt``: the tokenizer's own BOS
+    convention, left truncation to ``max_prompt`` tokens keeping a leading BOS) and left-pad the batch."""
     import torch
 
-    ids = [tok(p, add_special_tokens=False).input_ids[-max_prompt:] for p in prompts]
+    from umi_lab.backbone import encode_prompt
+
+    ids = [encode_prompt(tok, p, max_prompt)[0] for p in prompts]  # the library's rule (training and serving)
     width = max(len(x) for x in ids)
     input_ids = torch.full((len(ids), width), tok.pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
@@ -238,7 +242,9 @@ def batched_schedule(requests: list[dict[str, Any]], tok, batch_size: int) -> li
     a second-role prompt follows its planner's output)."""
     planners = [r for r in requests if r["role"] == "planner"]
     seconds = {r["sample"]: r for r in requests if r["role"] != "planner"}
-    planners.sort(key=lambda r: len(tok(r["prompt"], add_special_tokens=False).input_ids))
+    from umi_lab.backbone import encode_prompt
+
+    planners.sort(key=lambda r: len(encode_prompt(tok, r["prompt"])[0]))
     chunks = [planners[i:i + batch_size] for i in range(0, len(planners), batch_size)]
     batches = []
     for k in range(len(chunks) + 1):
@@ -275,16 +281,21 @@ def run_project_serving(peft_model, tok, requests, cfg) -> dict[str, Any]:
     """The project's own ``umi_lab.serving.RoleModels`` on the same base and adapters: all requests in one
     ``generate`` call (sorted by prompt length, mixed-role batches of ``batch_size``) against one request
     per call (batch 1, ``set_adapter`` switching). It stops at EOS as deployed, so token counts are reported,
-    not forced equal."""
-    from umi_lab.serving import GenerationSettings, RoleModels
+    not forced equal. Decoding settings: the static evaluation's (``EvalSettings.for_profile("greedy",
+    "static")``, what ``evaluate`` runs) with the benchmark's token budgets and batch size."""
+    from dataclasses import replace
+
+    from umi_lab.backbone import encode_prompt
+    from umi_lab.evaluation import EvalSettings
+    from umi_lab.serving import RoleModels
 
     models = RoleModels(peft_model, tok, {r: r for r in ROLES})
-    lengths = {i: len(tok(r["prompt"], add_special_tokens=False).input_ids) for i, r in enumerate(requests)}
+    lengths = {i: len(encode_prompt(tok, r["prompt"])[0]) for i, r in enumerate(requests)}
     order = sorted(range(len(requests)), key=lengths.__getitem__)
     arms = {}
     for name, batch_size in (("batched", cfg.batch_size), ("sequential", 1)):
-        settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=batch_size,
-                                      max_prompt_tokens=cfg.max_prompt_tokens, mixed_roles=batch_size > 1)
+        settings = replace(EvalSettings.for_profile("greedy", "static").generation, max_new_tokens=cfg.max_new_tokens,
+                           batch_size=batch_size, max_prompt_tokens=cfg.max_prompt_tokens, mixed_roles=batch_size > 1)
         models.generate([requests[0]["prompt"]], [requests[0]["role"]], settings)  # warm-up
         common.sync(cfg.device)
         t0 = time.perf_counter()

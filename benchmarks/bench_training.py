@@ -175,7 +175,7 @@ def glpft_config(cfg: TrainBenchConfig, steps: int, arm: str = "library"):
     """The ``GLPFTConfig`` a user would write for this run shape (``ours``: plus ``speed_overrides``)."""
     from umi_lab.training_config import TRAIN_ROLES, GLPFTConfig, LoRASettings
 
-    shape = {"max_steps": steps, "batch_size": cfg.batch_size, "gradient_accumulation_steps": 1}
+    shape = {"max_steps": steps, "per_device_train_batch_size": cfg.batch_size, "gradient_accumulation_steps": 1}
     sft = dict(save_strategy="no", logging_steps=max(1, steps), use_cpu=cfg.device == "cpu",
                **({} if cfg.device == "cuda" else {"bf16": False}))
     if arm == "ours":
