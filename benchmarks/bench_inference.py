@@ -86,8 +86,8 @@ def load_base(cfg: InferenceBenchConfig):
 
 def add_random_adapters(base, cfg: InferenceBenchConfig):
     """Wrap ``base`` with three random LoRA adapters named after the roles (a PeftModel)."""
-    from bench_training import LORA_TARGETS
     from peft import LoraConfig, get_peft_model
+    from recipes import LORA_TARGETS
 
     def lcfg():
         return LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules=LORA_TARGETS,
