@@ -50,7 +50,7 @@ def test_non_editable_install_runs_the_smoke_study_elsewhere(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (out / "tables" / "table.md").is_file() and (out / "replay.html").is_file()
-    cfg = json.loads(next(out.glob("ablation/runs/alpha_umi-s0/eval/toolworld-id-realtime/config.json")).read_text())
+    cfg = json.loads(next(out.glob("ablation/runs/alpha_umi-s0*/eval/toolworld-id-realtime/config.json")).read_text())
     tw = cfg["data"]["toolworld"]
     assert (tw["source"], tw["world_seed"]) == ("run", 0)  # the world the run trained on, from its manifest
     assert tw["files"]["test_in_domain.json"]["sha256"] == json.loads(
