@@ -203,3 +203,29 @@ def test_tracking_writes_tensorboard_files(tiny, example_dir, tmp_path):
     run = train(_config(tiny, example_dir, tmp_path / "run", report_to="tensorboard"), progress=False)
     assert list((run / "tracking").rglob("events.out.tfevents.*"))
     assert (run / "train.log").is_file()
+
+
+class _Stop(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 4:
+            raise KeyboardInterrupt
+
+
+def test_resume_skips_an_incomplete_last_checkpoint(tiny, example_dir, tmp_path):
+    cfg = _config(tiny, example_dir, tmp_path / "run", save_steps=1,
+                  schedule_overrides={"backbone": {"max_steps": 5}})
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, callbacks=[_Stop()], progress=False)
+    run = RunDir(tmp_path / "run")
+    work = run.work_dir("backbone")
+    newest = max((p for p in work.iterdir() if p.name.startswith("checkpoint-")), key=lambda p: int(p.name[11:]))
+    weights = newest / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])              # disk full while the last checkpoint was saved
+    with open(run.history_path, "a") as f:
+        f.write('{"stage": 1, "role": "backbone", "st')           # and a torn history line
+    said = []
+    train(cfg, progress=False, say=said.append)
+    assert run.status() == "done"
+    assert any(f"skipping incomplete checkpoint {newest.name}" in s for s in said)
+    assert any("dropped 1 unreadable line" in s for s in said)
+    assert [r["step"] for r in run.loss_history()[0]] == [1, 2, 3, 4, 5]

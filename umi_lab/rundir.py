@@ -21,13 +21,12 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from umi_lab.checkpoints import atomic_save, checkpoint_problem
 from umi_lab.errors import DataError
 from umi_lab.io import atomic_write_text, read_json, write_json, write_jsonl
 from umi_lab.methods import Method, get_method, with_init
@@ -35,6 +34,10 @@ from umi_lab.methods import Method, get_method, with_init
 STATUSES = ("running", "done", "failed", "interrupted")
 NOT_IDENTITY = ("out", "resume", "report_to", "verbose")  # settings that do not change what is trained
 _SMALL = 16 * 2**20  # model files up to this size are hashed whole; larger ones (weights) by name and size
+
+
+__all__ = ["RunDir", "RunLocked", "atomic_save", "canonical_hash", "checkpoint_problem", "data_fingerprint",
+           "file_sha256", "model_fingerprint", "run_identity"]
 
 
 class RunLocked(DataError):
@@ -171,8 +174,8 @@ class RunDir:
                    ) -> None:
         """Write the files that describe a run before it trains."""
         self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / "identity.json", identity)  # first: a folder with a config always has its identity
         write_json(self.path / "config.json", config)
-        write_json(self.path / "identity.json", identity)
         write_json(self.path / "fingerprints.json", fingerprints)
         write_json(self.path / "versions.json", versions)
         write_json(self.path / "data_stats.json", data_stats)
@@ -331,13 +334,16 @@ class RunDir:
         return True
 
     # ------------------------------------------------------------------------------ evaluations
-    def eval_dir(self, benchmark: str, mode: str) -> Path:
-        """``eval/<benchmark>-<mode>/`` (not created)."""
-        return self.path / "eval" / f"{benchmark}-{mode}"
+    def eval_dir(self, benchmark: str, mode: str, settings: dict[str, Any] | None = None) -> Path:
+        """``eval/<benchmark>-<mode>/`` (not created); with ``settings`` (limit, decoding, world seed …) the
+        content-addressed ``eval/<benchmark>-<mode>-<hash8>/``, so other settings never reuse it."""
+        name = f"{benchmark}-{mode}" + (f"-{canonical_hash(settings)}" if settings else "")
+        return self.path / "eval" / name
 
-    def eval_metrics(self, benchmark: str, mode: str) -> dict[str, Any] | None:
+    def eval_metrics(self, benchmark: str, mode: str, settings: dict[str, Any] | None = None
+                     ) -> dict[str, Any] | None:
         """A finished evaluation's ``metrics.json``, or None when it has not finished."""
-        f = self.eval_dir(benchmark, mode) / "metrics.json"
+        f = self.eval_dir(benchmark, mode, settings) / "metrics.json"
         if not f.is_file():
             return None
         metrics = read_json(f)
@@ -358,72 +364,3 @@ class RunDir:
             reason = self.status_reason()
             raise DataError(f"training did not finish (status: {status}{'; ' + reason if reason else ''}); "
                             "run the same training command again to resume it", file=str(self.path / "status"))
-
-
-def checkpoint_problem(folder: str | os.PathLike) -> str | None:
-    """Why a trainer checkpoint folder cannot be resumed from (None when it looks complete): a missing
-    ``trainer_state.json`` or unreadable one, no weights, or a truncated safetensors/optimizer file.
-
-    >>> checkpoint_problem("/tmp/none")
-    'missing trainer_state.json'
-    """
-    folder = Path(folder)
-    state = folder / "trainer_state.json"
-    if not state.is_file():
-        return "missing trainer_state.json"
-    try:
-        json.loads(state.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return "unreadable trainer_state.json"
-    weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin")]
-    if not weights:
-        return "no weights"
-    for p in weights:
-        if p.suffix == ".safetensors" and not _safetensors_complete(p):
-            return f"truncated {p.name}"
-    for name in ("optimizer.pt", "scheduler.pt"):
-        p = folder / name
-        if p.exists() and not _zip_complete(p):
-            return f"truncated {name}"
-    return None
-
-
-def _safetensors_complete(path: Path) -> bool:
-    size = path.stat().st_size
-    if size < 8:
-        return False
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        if n <= 0 or 8 + n > size:
-            return False
-        try:
-            header = json.loads(f.read(n))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return False
-    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
-    return 8 + n + max(ends, default=0) == size
-
-
-def _zip_complete(path: Path) -> bool:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as z:
-            return bool(z.namelist())  # the central directory sits at the end: a cut file has none
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return False
-
-
-def atomic_save(save: Callable[[Path], None], final: Path) -> Path:
-    """Run ``save(tmp)`` into a temporary sibling folder, then rename it to ``final``."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    try:
-        save(tmp)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,9 +111,11 @@ class RoleModels:
         for name in names:
             if not (Path(adapters[name]) / "adapter_config.json").is_file():
                 raise DataError("not a PEFT adapter folder (no adapter_config.json)", file=str(adapters[name]))
-        peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
-        for name in names[1:]:
-            peft_model.load_adapter(str(adapters[name]), adapter_name=name)
+        with warnings.catch_warnings():  # PEFT reads transformers' deprecated is_gradient_checkpointing
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
+            for name in names[1:]:
+                peft_model.load_adapter(str(adapters[name]), adapter_name=name)
         role_map = role_map or {r: r for r in names}
         missing = sorted({a for a in role_map.values() if a not in adapters})
         if missing:
@@ -288,7 +291,9 @@ def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", met
         model, _ = _load_base(base_path, "cpu", "float32")
         lora = LoraConfig(r=r, lora_alpha=4 * r, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False,
                           task_type="CAUSAL_LM")
-        get_peft_model(model, lora).save_pretrained(str(run_dir / "adapters" / role))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            get_peft_model(model, lora).save_pretrained(str(run_dir / "adapters" / role))
     write_json(run_dir / "config.json", {"method": method, "model": base, "model_name_or_path": base_path,
                                          "lora": {"enabled": True}, "prompt_style": {"system_prefix": True},
                                          "family": family, "seed": seed, "random_adapters": True})

@@ -39,8 +39,9 @@ STAGES = ("data", "backbone", "ablation", "report", "replay")
 class StudyConfig:
     """What the study runs. ``StudyConfig.preset(smoke=True)`` gives the ≤10-minute CPU version.
 
-    The full default is sized for a 2-core CPU: every method and three seeds, but at most 200 training
-    dialogues, drawn once for all methods (``extra_train``), and 40 test tasks per benchmark. On a GPU with a real checkpoint,
+    The full default is sized for a 2-core CPU: every method and three seeds, but 72 training dialogues,
+    drawn once for all methods (``extra_train``; on ToolWorld ≈ 200 planner samples, the former per-role
+    cap), and 40 test tasks per benchmark. On a GPU with a real checkpoint,
     pass ``model=...``, ``extra_train={}`` and ``eval_limit=None`` for the whole data. GSM8K (``gsm8k``)
     is off by default: the embedded model never sees GSM8K training data (notebook 05 evaluates it).
     """
@@ -56,7 +57,7 @@ class StudyConfig:
     gsm8k: bool = False
     eval_limit: int | None = 40
     schedule: str = "tiny"
-    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_dialogues": 200, "max_length": 768})
+    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_dialogues": 72, "max_length": 768})
 
     @classmethod
     def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:

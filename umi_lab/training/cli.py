@@ -8,10 +8,22 @@ import sys
 import typing
 from typing import Any
 
+from umi_lab.methods import METHODS
 from umi_lab.training_config import GLPFTConfig, LoRASettings, StageSchedule, read_config_file
 
 ROLES = ("backbone", "planner", "caller", "summarizer", "multitask")
 _SKIP = {"schedule_overrides", "sft_overrides", "lora", "prompt_style", "resume"}
+HELP = {
+    "method": "a registered method (umi_lab.methods): " + ", ".join(METHODS),
+    "model": "hub id, local folder, 'tiny' or 'tiny-test'",
+    "data": "folder with train.json (conversations) or train_<role>.json (role datasets)",
+    "out": "run directory (another configuration already there goes to <out>-<hash8>)",
+    "init": "stage-2 initialisation of alpha_umi: copy or merge (= method alpha_umi_merge)",
+    "schedule": "schedule preset: paper, lora or tiny; fields per role below",
+    "max_dialogues": "train on this many dialogues, drawn with sample_seed (the same for every method)",
+    "smoke": "apply the smoke budgets of umi_lab/configs/smoke.yaml",
+    "report_to": "experiment tracker via TRL's report_to: none (default) or tensorboard (RUN/tracking/)",
+}
 
 
 def _scalar_type(tp) -> type | None:
@@ -44,7 +56,8 @@ def _add_fields(p, cls, prefix: str, dest: str, skip=()) -> None:
         flag = f"--{prefix}{f.name.replace('_', '-')}"
         extra = {"nargs": "?", "const": True} if kind is bool else {}  # `--smoke` alone means true
         p.add_argument(flag, dest=f"{dest}{f.name}", type=_bool if kind is bool else kind, default=None,
-                       metavar=kind.__name__.upper(), help=f"(config field {prefix.replace('-', '_')}{f.name})",
+                       metavar=kind.__name__.upper(),
+                       help=f"{HELP.get(f.name, '') if not prefix else ''} (config field {prefix}{f.name})".strip(),
                        **extra)
 
 

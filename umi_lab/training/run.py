@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,14 @@ from umi_lab.errors import DataError
 from umi_lab.methods import get_method
 from umi_lab.rundir import RunDir, data_fingerprint, model_fingerprint, run_identity
 from umi_lab.training.data import build_dataset, load_role_data, subsample_dialogues
-from umi_lab.training.stages import LossRecorder, RunHistory, build_role_model, run_versions, stage_config
+from umi_lab.training.stages import (
+    LossRecorder,
+    RunHistory,
+    build_role_model,
+    known_deprecations_silenced,
+    run_versions,
+    stage_config,
+)
 from umi_lab.training_config import GLPFTConfig
 
 
@@ -55,15 +61,18 @@ def _quiet(run: RunDir, verbose: bool):
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     loggers = [logging.getLogger(n) for n in ("transformers", "trl", "peft", "datasets", "accelerate")]
     saved = [(lg, lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
+    import datasets
+
     old_verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_info()
+    hf_logging.disable_progress_bar()  # "Loading weights" bars; datasets' map/filter bars below
+    datasets_bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
     for lg in loggers:
         lg.handlers = [handler]
         lg.propagate = False
         lg.setLevel(logging.INFO)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=".*Token indices sequence length.*")
+    with known_deprecations_silenced():
         logging.captureWarnings(True)
         try:
             yield
@@ -73,6 +82,9 @@ def _quiet(run: RunDir, verbose: bool):
                 lg.handlers, lg.propagate = handlers, propagate
                 lg.setLevel(level)
             hf_logging.set_verbosity(old_verbosity)
+            hf_logging.enable_progress_bar()
+            if datasets_bars:
+                datasets.enable_progress_bars()
             handler.close()
 
 
@@ -140,7 +152,7 @@ def _train_locked(config, run: RunDir, identity, model_path, callbacks, progress
                                    "dialogue_ids": dialogue_ids, **stats})
         run.set_status("running")
     try:
-        with _quiet(run, verbose):
+        with _quiet(run, verbose), known_deprecations_silenced():
             _run_plan(config, run, method, model_path, tokenizer, datasets, max_length, callbacks, progress, say)
     except KeyboardInterrupt:
         if _is_main():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import platform
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,9 +123,20 @@ def build_role_model(config: GLPFTConfig, base_path: str | os.PathLike, init_fro
     base, _ = load_backbone(base_path, device=device)
     if on_gpu():
         base.enable_input_require_grads()
-    if init_from:
-        return PeftModel.from_pretrained(base, str(init_from), is_trainable=True)
-    return get_peft_model(base, config.lora.peft_config())
+    with known_deprecations_silenced():  # PEFT reads the deprecated is_gradient_checkpointing
+        if init_from:
+            return PeftModel.from_pretrained(base, str(init_from), is_trainable=True)
+        return get_peft_model(base, config.lora.peft_config())
+
+
+@contextlib.contextmanager
+def known_deprecations_silenced():
+    """Hide the deprecation warnings the libraries raise about each other (not about our code):
+    transformers' ``is_gradient_checkpointing`` FutureWarning read by PEFT/TRL, tokenizer length notes."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*Token indices sequence length.*")
+        yield
 
 
 LIBRARIES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "tokenizers")
