@@ -91,7 +91,19 @@ def data_fingerprint(folder: str | os.PathLike) -> dict[str, str]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError("data folder not found", file=str(folder))
-    return {p.name: file_sha256(p) for p in sorted(folder.glob("train*.json*")) if p.is_file()}
+    return {p.name: _cached_sha256(p) for p in sorted(folder.glob("train*.json*")) if p.is_file()}
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _cached_sha256(path: Path) -> str:
+    """``file_sha256`` remembered per (path, size, mtime) within a process (the study asks many times)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = file_sha256(path)
+    return _SHA_CACHE[key]
 
 
 def run_identity(config: dict[str, Any], *, model: str | None = None, data: str | None = None) -> dict[str, Any]:
