@@ -288,6 +288,10 @@ def write_report(tidy: pd.DataFrame, out: str | os.PathLike, *, run_dirs: Sequen
 def _cmd(args: argparse.Namespace) -> int:
     smoke = args.smoke or os.environ.get("UMI_LAB_SMOKE") == "1"
     overrides = {"schedule": args.schedule} if args.schedule else {}
+    if not args.data:
+        from umi_lab.toolworld.manifest import resolve_toolworld
+
+        args.data = str(resolve_toolworld().path)
     cfg = AblationConfig(data=args.data, out=args.out, model=args.model, methods=tuple(args.methods),
                          seeds=tuple(args.seeds), evals=tuple(args.benchmarks), smoke=smoke, train_overrides=overrides,
                          eval_overrides={"limit": args.limit} if args.limit else {})
@@ -300,9 +304,9 @@ def _cmd(args: argparse.Namespace) -> int:
 def add_cli(subparsers) -> None:
     """Register ``ablate``."""
     p = subparsers.add_parser("ablate", help="train + evaluate a grid of methods x seeds x benchmarks")
-    p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "data" / "toolworld"),
+    p.add_argument("--data", default="",
                    help="training data folder: train_<role>.json files, or conversations in train.json "
-                        "(default: the embedded ToolWorld data)")
+                        "(default: the ToolWorld data of $UMI_LAB_TOOLWORLD, else the default data set)")
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--model", default="tiny", help="'tiny', a local folder or a hub id already on disk")
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.io import data_root, read_records, write_json
+from umi_lab.io import cache_root, data_root, read_records, write_json
 
 SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY_NAMES = {"tiny": "default", "tiny-test": "test"}
 CORPUS_VERSION = 2  # bump when the corpus extraction changes, so cached builds are not reused
 
@@ -89,17 +88,18 @@ def _strings(obj: Any, out: list[str]) -> None:
 def default_corpus_files() -> list[Path]:
     """Training-only text sources for pretraining the tiny model, in a fixed order.
 
-    ``data/toolworld/train.json`` (the repository's ToolWorld conversations), then from the shared data
+    The ToolWorld ``train.json`` (``$UMI_LAB_TOOLWORLD``, else the default data set, see
+    ``umi_lab.toolworld.manifest``), then from the shared data
     (``$UMI_LAB_DATA``): the α-UMi train-example conversations, ToolBench example instructions and GSM8K
     train solutions. Test sets are never used.
 
     >>> isinstance(default_corpus_files(), list)
     True
     """
+    from umi_lab.toolworld.manifest import resolve_toolworld
+
     files = []
-    toolworld = REPO_ROOT / "data" / "toolworld" / "train.json"
-    if toolworld.is_file():
-        files.append(toolworld)
+    files.append(resolve_toolworld().file("train"))
     root = data_root()
     if root is not None and root.is_dir():
         for rel in ("alpha_umi_toolbench/train-example/raw_data/raw_data_stage_2.json",
@@ -158,7 +158,7 @@ def train_tokenizer(text: str, vocab_size: int, context: int):
 # ---------------------------------------------------------------------------------------- building
 
 def _cache_root() -> Path:
-    return Path(os.environ.get("UMI_LAB_CACHE") or Path.home() / ".cache" / "umi_lab")
+    return cache_root()
 
 
 def _fingerprint(spec: TinySpec, files: list[Path]) -> str:
@@ -219,8 +219,8 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
         spec = replace(spec, steps=int(steps))
     files = [Path(f) for f in corpus] if corpus is not None else default_corpus_files()
     if not files:
-        raise DataError("no text to pretrain the tiny model on: data/toolworld/train.json is missing and no "
-                        "shared data was found (set UMI_LAB_DATA)", file="data/toolworld/train.json")
+        raise DataError("no text to pretrain the tiny model on: the ToolWorld train.json is missing and no "
+                        "shared data was found (set UMI_LAB_DATA)", field="corpus")
     out = Path(out_dir) if out_dir else _cache_root() / f"tiny-{preset}-{_fingerprint(spec, files)}"
     if (out / "build_report.json").is_file() and not force:
         return out

@@ -8,6 +8,7 @@ in PDFs) and saved as both PDF and PNG. Plotting uses matplotlib's Agg backend s
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -27,7 +28,7 @@ from umi_lab.protocol.grammar import Decision  # noqa: E402
 from umi_lab.protocol.records import decisions  # noqa: E402
 from umi_lab.tables import METRICS, REALTIME_METRICS, STATIC_METRICS, method_label, validate_tidy  # noqa: E402
 
-STYLE_PATH = Path(__file__).with_name("paper.mplstyle")
+STYLE_PATH = Path(str(importlib.resources.files("umi_lab") / "paper.mplstyle"))  # package data
 DECISION_ORDER = tuple(d.label for d in Decision)  # caller, conclusion, give up, invalid
 LOSS_FIELDS = ("stage", "role", "step", "loss")
 

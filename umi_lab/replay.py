@@ -160,8 +160,21 @@ def export_replay_html(trajectories: Sequence[str | os.PathLike] | str | os.Path
     return atomic_write_text(out, render_page(data, title=title))
 
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_GOLD = PROJECT_ROOT / "data" / "toolworld" / "test_in_domain.json"
+def default_gold() -> Path | None:
+    """The default gold dialogues: the in-domain test of the ToolWorld data (``$UMI_LAB_TOOLWORLD``, else the
+    default data set), or None when it cannot be had. Example: ``default_gold().name`` → ``test_in_domain.json``."""
+    from umi_lab.toolworld.manifest import resolve_toolworld
+
+    try:
+        return resolve_toolworld().file("test_in_domain")
+    except (DataError, OSError):
+        return None
+
+
+def __getattr__(name: str):  # DEFAULT_GOLD, resolved on first use (it may generate the default data)
+    if name == "DEFAULT_GOLD":
+        return default_gold()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def replay_inputs(trajectories: str | Sequence[str] = "", gold: str = "", *, study_dir: str | os.PathLike = "",
@@ -179,7 +192,7 @@ def replay_inputs(trajectories: str | Sequence[str] = "", gold: str = "", *, stu
     for f in files:
         if not f.is_file():
             raise DataError("trajectory file not found", file=str(f))
-    gold_path = Path(gold) if gold else (DEFAULT_GOLD if DEFAULT_GOLD.is_file() else None)
+    gold_path = Path(gold) if gold else default_gold()
     if gold and not gold_path.is_file():
         raise DataError("gold file not found", file=str(gold_path))
     if not files and study_dir:

@@ -2,7 +2,8 @@
 
 Stages, each timed into ``OUT/timings.json`` and announced as it runs:
 
-1. ``data``      ToolWorld default data (``data/toolworld``, generated when absent) split into role datasets.
+1. ``data``      ToolWorld data (``--toolworld DIR``, else ``$UMI_LAB_TOOLWORLD``, else the default data set
+                 generated once into the cache; see ``toolworld.manifest``) split into role datasets.
 2. ``backbone``  the embedded tiny model (built once and cached).
 3. ``ablation``  GLPFT (α-UMi, also with ``init=merge``) and the baselines over seeds, each evaluated
                  statically and in real time on the ToolWorld tests (and GSM8K when the shared data is
@@ -26,12 +27,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_records, write_json
 from umi_lab.methods import method_names
 from umi_lab.tables import PAPER_METRICS
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TOOLWORLD_DIR = PROJECT_ROOT / "data" / "toolworld"
 STAGES = ("data", "backbone", "ablation", "report", "replay")
 
 
@@ -49,7 +49,7 @@ class StudyConfig:
     out: str = "runs/study"
     smoke: bool = False
     model: str = "tiny"
-    toolworld: str = str(TOOLWORLD_DIR)
+    toolworld: str = ""
     methods: tuple[str, ...] = field(default_factory=method_names)
     seeds: tuple[int, ...] = (0, 1, 2)
     benchmarks: tuple[str, ...] = ("toolworld-id:static", "toolworld-id:realtime", "toolworld-ood:static",
@@ -99,17 +99,21 @@ class _Stages:
 
 
 def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """ToolWorld data (generated into ``OUT/data/toolworld`` when the default folder is missing) and its role
-    splits in ``OUT/data/roles``; returns paths and sizes. Example: ``prepare_data(StudyConfig(), Path("runs/s"))``.
+    """ToolWorld data (``cfg.toolworld``, else ``$UMI_LAB_TOOLWORLD``, else the default data set), verified
+    against its manifest, and its role splits in ``OUT/data/roles``; returns paths, world seed and sizes.
+    Example: ``prepare_data(StudyConfig(), Path("runs/s"))``.
     """
-    world = Path(cfg.toolworld)
-    if not (world / "train.json").is_file():
-        world = out / "data" / "toolworld"
-        if not (world / "train.json").is_file():
-            from umi_lab.toolworld.dataset import GenerateConfig, generate, write_splits
+    from umi_lab.toolworld.manifest import resolve_toolworld
 
-            say(f"generating ToolWorld data into {world}")
-            write_splits(generate(GenerateConfig(seed=0)), world)
+    try:
+        world_data = resolve_toolworld(cfg.toolworld or None)
+        world, seed = world_data.path.resolve(), world_data.world_seed
+        say(f"  ToolWorld data: {world} (world seed {seed}, {world_data.source})")
+    except DataError as e:  # conversations that are not a generated ToolWorld folder: train on them anyway
+        world, seed = Path(cfg.toolworld).resolve(), None
+        if not cfg.toolworld or not (world / "train.json").is_file():
+            raise
+        say(f"  {world}: no valid ToolWorld manifest ({e}); evaluation will not take its world from here")
     sizes = {}
     for p in sorted(world.glob("*.json")):
         records = read_json(p)
@@ -127,7 +131,8 @@ def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print
     role_sizes = {p.stem.removeprefix("train_"): len(read_records(p)) for p in sorted(roles.glob("train_*.json"))}
     for name, n in {**sizes, **{f"roles/{k}": v for k, v in role_sizes.items()}}.items():
         say(f"  {name:28s} {n:6d} records")
-    info = {"toolworld": str(world), "roles": str(roles), "sizes": sizes, "role_sizes": role_sizes}
+    info = {"toolworld": str(world), "world_seed": seed, "roles": str(roles), "sizes": sizes,
+            "role_sizes": role_sizes}
     write_json(out / "data" / "summary.json", info)
     return info
 
@@ -272,6 +277,8 @@ def _cmd(args: argparse.Namespace) -> int:
         cfg.extra_train = {**cfg.extra_train, "max_dialogues": args.max_dialogues or None}
     if args.gsm8k:
         cfg.gsm8k = True
+    if args.toolworld:
+        cfg.toolworld = args.toolworld
     print(f"study ({'smoke' if smoke else 'full'}): {json.dumps(asdict(cfg))}", file=sys.stderr)
     result = run_study(cfg)
     return 1 if result.failures else 0
@@ -290,4 +297,6 @@ def add_cli(subparsers) -> None:
     p.add_argument("--max-dialogues", "--max-samples", dest="max_dialogues", type=int,
                    help="training dialogues drawn (seeded, the same for every method; 0 = all)")
     p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data)")
+    p.add_argument("--toolworld", help="ToolWorld data folder with its manifest.json (default: $UMI_LAB_TOOLWORLD, "
+                                       "else the default data set, generated once into the cache)")
     p.set_defaults(func=_cmd)
