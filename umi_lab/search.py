@@ -176,8 +176,8 @@ class _Tree:
         for _ in range(levels - 1):
             if self.stack:
                 self.stack.pop()
-        self.backtracks += 1
         self._next_child()
+        self.backtracks += not self.done  # counted when the search goes on elsewhere
 
     def feed(self, role: str, generation) -> None:
         """Advance the step being generated with one model answer; settle the node when the step ends."""
