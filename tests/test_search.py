@@ -245,3 +245,10 @@ def test_search_config_validation():
     with pytest.raises(ValueError):
         SearchConfig("dfsdt", width=0)
     assert SearchConfig("dfsdt", prune_on=["tool_error"]).to_dict()["prune_on"] == ["tool_error"]
+
+
+def test_a_factory_handing_out_one_env_is_not_replayed_into():
+    env = Counting()
+    traj = MultiLLMAgent(Policy(_always_call), AgentConfig(max_steps=2, search=_dfsdt())).run(_task(), env)
+    tree = traj.meta["search"]
+    assert tree["shared_env"] and tree["replayed_calls"] == 0 and env.n == tree["node_count"]

@@ -137,3 +137,29 @@ def test_trials_need_sampling_and_flags_reach_the_settings(tmp_path, calc):
     default = settings_from_args(parser.parse_args(["evaluate", "--run", "r", "--benchmark", "toolworld-id"]),
                                  "realtime")
     assert (default.search, default.trials, default.suffix, default.search_config()) == ("chain", 1, "", None)
+
+
+class Interrupting(Scripted):
+    """Raises KeyboardInterrupt (a killed run) on its ``at``-th request."""
+
+    def __init__(self, fn, at):
+        super().__init__(fn)
+        self.at = at
+
+    def generate(self, prompts, roles, config=None):
+        if len(self.calls) + len(prompts) >= self.at:
+            raise KeyboardInterrupt
+        return super().generate(prompts, roles, config)
+
+
+def test_an_interrupted_evaluation_with_trials_resumes_by_trial(tmp_path, calc):
+    settings = EvalSettings.for_profile("official", "realtime")
+    settings.trials, settings.checkpoint_every = 3, 2
+    ref = evaluate_run(_run(tmp_path / "ref"), "toy-calc", models=Scripted(_coin), settings=settings)
+    with pytest.raises(KeyboardInterrupt):  # a trial: 4 rounds of 2 requests; die in trial 2
+        evaluate_run(_run(tmp_path / "cut"), "toy-calc", models=Interrupting(_coin, at=10), settings=settings)
+    again = Scripted(_coin)
+    m = evaluate_run(tmp_path / "cut", "toy-calc", models=again, settings=settings)
+    assert m["resume"]["resumed"] == 2 and m["resume"]["computed"] == 4
+    assert sorted({c.seed for *_, c in again.calls}) == [1, 2]  # trial 0 was not asked for again
+    assert m["trials"] == ref["trials"]

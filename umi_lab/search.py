@@ -20,7 +20,9 @@ reproducible. Official DFSDT also shows the model its earlier siblings in a "div
 models were not trained on that message, so it is not sent (diversity comes from sampling alone).
 
 Backtracking needs the environment as it was at the node: a fresh one from the env factory, into which the
-calls of the path are replayed (counted in ``meta["search"]``). The recorded trajectory is the successful
+calls of the path are replayed (counted in ``meta["search"]``); a factory that hands out the same object
+again (``agent.run(task, env)``) cannot be reset, so nothing is replayed and ``shared_env`` is recorded: fine
+for stateless tools, use ``run_batch`` with a factory for stateful ones. The recorded trajectory is the successful
 path, else the last path that ended (its outcome; ``failed_branch`` when it was pruned on a tool failure,
 ``node_budget`` when the budget cut a path that had not ended); ``meta["search"]`` holds the whole tree.
 
@@ -125,6 +127,8 @@ class _Tree:
         self.stack = [0]
         self.live = 0              # the node whose state the live environment is in
         self.backtracks = self.rebuilds = self.replayed = 0
+        self.envs = [root.env.env] if root.env is not None else []
+        self.shared_env = False
         self.stop: str | None = "error" if root.done else None
         self.error: str | None = None
         self.cur = None
@@ -141,6 +145,10 @@ class _Tree:
         if self.live == node.id:
             return live.env
         env = self.factory(self.task)  # back to an earlier node: a fresh env with the path's calls replayed
+        if any(env is e for e in self.envs):  # a factory handing out one env (``agent.run``): nothing to replay
+            self.shared_env = True
+            return env
+        self.envs.append(env)
         for name, args in node.calls:
             try:
                 env.call(name, args)
@@ -252,6 +260,7 @@ class _Tree:
         traj.meta["search"] = {
             **self.config.to_dict(), "stop": self.stop or "error", "node_count": len(self.nodes) - 1,
             "backtracks": self.backtracks, "env_rebuilds": self.rebuilds, "replayed_calls": self.replayed,
+            "shared_env": self.shared_env,
             "path": path[1:], "model_calls": len(all_steps),
             "prompt_tokens": sum(x.prompt_tokens for x in all_steps),
             "generated_tokens": sum(x.generated_tokens for x in all_steps),

@@ -113,7 +113,8 @@ def trial_verdicts(trajs: list[RecordedTrajectory]) -> dict[str, list[bool]]:
 def search_metrics(trajs: list[RecordedTrajectory], settings: EvalSettings) -> dict[str, Any]:
     """What an evaluation adds for its search and trials: ``search`` (the strategy's settings; for DFSDT the
     average nodes, backtracks and whole-tree model calls and tokens per task) and, with several trials,
-    ``trials`` (k and each task's per-trial verdicts, from which ``stats.pass_hat_k`` gives pass^k)."""
+    ``trials`` (k and each task's per-trial verdicts, from which ``stats.pass_hat_k`` gives pass^k).
+    Example: ``search_metrics(trajs, EvalSettings(search="dfsdt"))["search"]["avg_node_count"]``."""
     config = settings.search_config()
     out: dict[str, Any] = {"search": config.to_dict() if config else {"strategy": "chain"}}
     trees = [t.meta["search"] for t in trajs if isinstance(t.meta.get("search"), dict)]
