@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import common
+from recipes import ARMS, flash_attention_available, glpft_config, sft_config, shown_settings
 from roles import GLPFT_ROLES, load_role_samples
 
 # Random-initialised shapes: weights do not change speed, so nothing is downloaded.
@@ -53,7 +53,6 @@ SHAPES: dict[str, dict[str, Any]] = {
     "llama-test": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                        intermediate_size=128, vocab_size=32000, tie_word_embeddings=False),
 }
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 @dataclass
@@ -74,11 +73,6 @@ class TrainBenchConfig:
 
 
 # ------------------------------------------------------------------------------------------- model
-
-def flash_attention_available(device: str) -> bool:
-    """True when flash-attention 2 can run here (a CUDA device and the ``flash_attn`` package)."""
-    return device == "cuda" and importlib.util.find_spec("flash_attn") is not None
-
 
 def attention_for(arm: str, device: str) -> str:
     """Attention kernel of an arm: TRL defaults keep the library default (SDPA); ours takes flash-attention 2
@@ -154,78 +148,6 @@ def to_dataset(samples: list[dict[str, str]], tokenizer, max_length: int, rows: 
 
 
 # ---------------------------------------------------------------------------------------- recipes
-ARMS = ("trl_defaults", "library", "ours")
-
-
-def speed_overrides(device: str) -> dict[str, Any]:
-    """The ``sft_overrides`` of the ``ours`` arm: what a user adds to the library's config for speed."""
-    gpu = device == "cuda"
-    ours: dict[str, Any] = dict(optim="adamw_torch_fused", gradient_checkpointing=gpu,
-                                gradient_checkpointing_kwargs={"use_reentrant": False, "selective": True}
-                                if gpu else None)
-    if flash_attention_available(device):
-        # Packed rows of seq_len tokens, flattened without padding; the varlen kernels keep samples apart.
-        ours.update(packing=True, packing_strategy="bfd", padding_free=True)
-    else:
-        ours.update(train_sampling_strategy="group_by_length")
-    return ours
-
-
-def glpft_config(cfg: TrainBenchConfig, steps: int, arm: str = "library"):
-    """The ``GLPFTConfig`` a user would write for this run shape (``ours``: plus ``speed_overrides``)."""
-    from umi_lab.training_config import TRAIN_ROLES, GLPFTConfig, LoRASettings
-
-    shape = {"max_steps": steps, "batch_size": cfg.batch_size, "gradient_accumulation_steps": 1}
-    sft = dict(save_strategy="no", logging_steps=max(1, steps), use_cpu=cfg.device == "cpu",
-               **({} if cfg.device == "cuda" else {"bf16": False}))
-    if arm == "ours":
-        sft.update(speed_overrides(cfg.device))
-    return GLPFTConfig(model=cfg.shape, seed=cfg.seed, max_length=cfg.seq_len,
-                       lora=LoRASettings(r=cfg.lora_r, alpha=2 * cfg.lora_r, dropout=0.0, target_modules=LORA_TARGETS),
-                       schedule_overrides={r: dict(shape) for r in TRAIN_ROLES}, sft_overrides=sft)
-
-
-def sft_config(arm: str, cfg: TrainBenchConfig, out_dir: str, steps: int, role: str = "backbone"):
-    """The ``SFTConfig`` of ``arm``: TRL's defaults with the run shape, or the library's ``stage_config``."""
-    from trl import SFTConfig
-
-    if arm == "trl_defaults":
-        return SFTConfig(output_dir=out_dir, max_steps=steps, per_device_train_batch_size=cfg.batch_size,
-                         max_length=cfg.seq_len, report_to="none", save_strategy="no", logging_steps=max(1, steps),
-                         disable_tqdm=True, seed=cfg.seed, use_cpu=cfg.device == "cpu",
-                         **({} if cfg.device == "cuda" else {"bf16": False}))
-    if arm not in ARMS:
-        raise ValueError(f"unknown arm {arm!r}")
-    from umi_lab.training import stage_config
-
-    return stage_config(glpft_config(cfg, steps, arm), role, 1 if role == "backbone" else 2, out_dir,
-                        progress=False, max_length=cfg.seq_len)
-
-
-SHOWN_SETTINGS = ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_length",
-                  "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "optim", "bf16",
-                  "gradient_checkpointing", "activation_checkpointing", "packing", "packing_strategy",
-                  "padding_free", "train_sampling_strategy", "seed", "use_cpu")
-
-
-def _shown(args, arm: str) -> dict[str, Any]:
-    """The settings that shape speed, as the arm's config holds them (TRL defaults: only the changed ones)."""
-    import dataclasses
-
-    from trl import SFTConfig
-
-    default = {f.name: f.default for f in dataclasses.fields(SFTConfig)}
-    out = {}
-    for k in SHOWN_SETTINGS:
-        if not hasattr(args, k):
-            continue
-        v = getattr(args, k)
-        v = v.value if hasattr(v, "value") else v
-        if arm != "trl_defaults" or v != default.get(k) or k in ("max_steps", "max_length"):
-            out[k] = v
-    return out
-
-
 def _counting_trainer_class():
     """``SFTTrainer`` that counts the real (non-pad) and padded tokens of every micro-batch."""
     from trl import SFTTrainer
@@ -273,7 +195,7 @@ def train_once(model, tokenizer, dataset, arm: str, cfg: TrainBenchConfig, steps
     warm = min(cfg.warmup_steps, len(marks) - 2) if len(marks) >= 2 else 0
     (t0, r0, b0), (t1, r1, b1) = marks[warm], marks[-1]
     seconds = max(t1 - t0, 1e-9)
-    settings = _shown(args, arm)
+    settings = shown_settings(args, arm)
     return {"model": trained, "timed_steps": len(marks) - 1 - warm, "seconds": seconds,
             "real_tokens": r1 - r0, "batch_tokens": b1 - b0, "tokens_per_s": (r1 - r0) / seconds,
             "padding_share": 1 - (r1 - r0) / max(1, b1 - b0), "peak_memory_bytes": mem.peak_bytes,

@@ -163,6 +163,8 @@ def test_official_realtime_retries_empty_planner_and_cuts_observations(tmp_path,
     obs = next(t["value"] for t in traj["dialogue"]["conversations"] if t["from"] == "observation")
     assert len(obs) == 1024 + 3 and obs.endswith("...") and steps[3]["observation_truncated"] > 1024
     assert {(c.temperature, c.max_new_tokens) for _, _, c in model.calls} == {(0.5, 512)}
+    planner_seeds = [c.seed for r, p, c in model.calls if r == "planner" and "observation: " not in p]
+    assert len(set(planner_seeds)) == 3  # each retry samples with a fresh seed
     assert m["decoding"] == "official"
 
     # greedy: an empty planner output is a decision (caller, parse error), observations are kept whole

@@ -11,6 +11,7 @@ import pytest
 
 from umi_lab.evaluation import Benchmark, EvalSettings, evaluate_run, register_benchmark, unregister_benchmark
 from umi_lab.evaluation.cli import add_cli, settings_from_args
+from umi_lab.evaluation.settings import TRIAL_SEED_STRIDE
 from umi_lab.io import read_json, write_json
 from umi_lab.protocol.dialogue import Dialogue
 from umi_lab.protocol.prompts import PromptStyle, role_input
@@ -117,7 +118,7 @@ def test_trials_are_recorded_per_trial_for_pass_k(tmp_path, calc):
     assert m["trials"]["k"] == 4 and sorted(per_task) == ["q1", "q2"] and all(len(v) == 4 for v in per_task.values())
     assert per_task["q1"] == [t["meta"]["correct"] for t in lines if t["task_id"] == "q1"]
     assert m["n"] == 8 and m["accuracy"] == sum(sum(v) for v in per_task.values()) / 8
-    assert sorted({c.seed for *_, c in models.calls}) == [0, 1, 2, 3]  # one seed per trial
+    assert sorted({c.seed // TRIAL_SEED_STRIDE for *_, c in models.calls}) == [0, 1, 2, 3]  # seeds per trial
     again = evaluate_run(_run(tmp_path / "again"), "toy-calc", models=Scripted(_coin), settings=settings)
     assert again["trials"] == m["trials"]
 
@@ -133,7 +134,7 @@ def test_trials_need_sampling_and_flags_reach_the_settings(tmp_path, calc):
                               "--search", "dfsdt", "--search-width", "3", "--max-nodes", "30", "--trials", "2"])
     s = settings_from_args(args, "realtime")
     assert (s.search, s.search_width, s.max_nodes, s.trials, s.suffix) == ("dfsdt", 3, 30, 2, "-dfsdt-k2")
-    assert s.search_config(1).seed == s.generation.seed + 1
+    assert s.search_config(1).seed == s.generation.seed + TRIAL_SEED_STRIDE
     default = settings_from_args(parser.parse_args(["evaluate", "--run", "r", "--benchmark", "toolworld-id"]),
                                  "realtime")
     assert (default.search, default.trials, default.suffix, default.search_config()) == ("chain", 1, "", None)
@@ -161,5 +162,5 @@ def test_an_interrupted_evaluation_with_trials_resumes_by_trial(tmp_path, calc):
     again = Scripted(_coin)
     m = evaluate_run(tmp_path / "cut", "toy-calc", models=again, settings=settings)
     assert m["resume"]["resumed"] == 2 and m["resume"]["computed"] == 4
-    assert sorted({c.seed for *_, c in again.calls}) == [1, 2]  # trial 0 was not asked for again
+    assert sorted({c.seed // TRIAL_SEED_STRIDE for *_, c in again.calls}) == [1, 2]  # not trial 0 again
     assert m["trials"] == ref["trials"]

@@ -133,7 +133,7 @@ def _fake_eval(calls):
         calls.append((run_dir.name, spec.name, kwargs))
         if spec.mode == "realtime" and run_dir.name.startswith("single_llm-"):
             raise ValueError("agent crashed")
-        seed = int(run_dir.name.rsplit("-s", 1)[1])
+        seed = int(run_dir.name.rsplit("-s", 1)[1].split("-")[0])  # <method>-s<seed>-<hash8>
         bonus = 0.2 if run_dir.name.startswith("alpha_umi") else 0.0
         write_json(run_dir / "eval" / spec.name / "metrics.json",
                    {"plan_em": 0.5 + bonus + 0.01 * seed, "hallu_rate": 0.1, "counts": {"samples": 3}, "limit": 5,
@@ -149,10 +149,11 @@ def test_ablation_grid_reuses_finished_work_and_records_failures(tmp_path):
     res = run_ablation(cfg, train_fn=_fake_train(trains), evaluate_fn=_fake_eval(evals), report=True, say=lambda s: None)
     assert sorted(trains) == [("alpha_umi_merge", "merge", 0, True), ("alpha_umi_merge", "merge", 1, True),
                               ("single_llm", "copy", 0, True), ("single_llm", "copy", 1, True)]
-    assert evals[0] == ("single_llm-s0", "toolworld-id-static", {"smoke": True, "limit": 5})
+    assert evals[0][0].startswith("single_llm-s0-") and evals[0][1:] == ("toolworld-id-static",
+                                                                           {"smoke": True, "limit": 5})
     assert res.counts == {"trained": 4, "reused_runs": 0, "evaluated": 6, "reused_evals": 0, "failed_runs": 0,
                           "failed_evals": 2}
-    assert [(f["run"], f["stage"], f["benchmark"]) for f in res.failures] == [
+    assert [(f["run"].rsplit("-", 1)[0], f["stage"], f["benchmark"]) for f in res.failures] == [
         ("single_llm-s0", "evaluate", "toolworld-id-realtime"), ("single_llm-s1", "evaluate", "toolworld-id-realtime")]
     assert "agent crashed" in res.failures[0]["error"]
     tidy = load_tidy(res.paths["parquet"])
@@ -163,8 +164,9 @@ def test_ablation_grid_reuses_finished_work_and_records_failures(tmp_path):
     assert merged["value"].round(6).tolist() == [0.7, 0.71]
     assert load_tidy(res.paths["csv"]).equals(tidy)
     assert "\\textbf{70.50$\\pm$0.71}" in res.paths["table_latex"].read_text()
-    assert res.paths["bars_toolworld-id-static"].is_file() and res.paths["loss_single_llm-s0"].is_file()
-    assert json.loads((tmp_path / "abl" / "failures.json").read_text())[1]["run"] == "single_llm-s1"
+    loss = [k for k in res.paths if k.startswith("loss_single_llm-s0-")]
+    assert res.paths["bars_toolworld-id-static"].is_file() and res.paths[loss[0]].is_file()
+    assert json.loads((tmp_path / "abl" / "failures.json").read_text())[1]["run"].startswith("single_llm-s1-")
 
     trains.clear()
     evals.clear()

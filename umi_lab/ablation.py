@@ -1,7 +1,8 @@
 """Ablation grid: methods × seeds × benchmarks → one tidy results table.
 
-Every cell of the grid is a training run (``umi_lab.training.train``) in ``OUT/runs/<method>-s<seed>``
-followed by one evaluation per benchmark (``umi_lab.evaluate.evaluate_run``), whose metrics land in
+Every cell of the grid is a training run (``umi_lab.training.train``) in ``OUT/runs/<method>-s<seed>-<hash8>``
+(the hash of the cell's full configuration: the same settings reuse the run, different ones get their own
+folder) followed by one evaluation per benchmark (``umi_lab.evaluate.evaluate_run``), whose metrics land in
 ``RUN/eval/<benchmark>-<mode>/metrics.json``. Finished work is reused: a run whose ``status`` is ``done``
 is not trained again and an evaluation with a ``metrics.json`` is not repeated. A failing run or
 evaluation is recorded in ``failures.json`` (and reported), never silently dropped.
@@ -29,8 +30,9 @@ from typing import Any
 import pandas as pd
 
 from umi_lab.errors import DataError
-from umi_lab.io import read_json, write_json
+from umi_lab.io import write_json
 from umi_lab.methods import METHODS, method_names
+from umi_lab.rundir import RunDir
 from umi_lab.tables import PAPER_METRICS, TIDY_COLUMNS
 
 DEFAULT_METHODS = method_names()  # the registry's methods at import time, in table order
@@ -91,8 +93,14 @@ class AblationConfig:
             raise DataError("the grid needs at least one method and one seed", field="methods")
 
     def run_dir(self, method: str, seed: int) -> Path:
-        """Where one cell's run lives: ``OUT/runs/<method>-s<seed>``."""
-        return Path(self.out) / "runs" / f"{method}-s{seed}"
+        """Where one cell's run lives: ``OUT/runs/<method>-s<seed>-<hash8>``, the hash of its configuration
+        (training config, model and data fingerprints), so runs of other settings never collide."""
+        from umi_lab.rundir import canonical_hash, data_fingerprint, model_fingerprint, run_identity
+
+        config = train_config(self, method, seed, with_out=False).to_dict()
+        data = data_fingerprint(self.data) if self.data and Path(self.data).is_dir() else {}
+        ident = run_identity(config, model=model_fingerprint(self.model), data=data)
+        return Path(self.out) / "runs" / f"{method}-s{seed}-{canonical_hash(ident)}"
 
 
 @dataclass
@@ -106,19 +114,21 @@ class AblationResult:
     timings: dict[str, float]
 
 
-def train_config(cfg: AblationConfig, method: str, seed: int):
+def train_config(cfg: AblationConfig, method: str, seed: int, *, with_out: bool = True):
     """The ``GLPFTConfig`` of one grid cell. Example: ``train_config(cfg, "alpha_umi_merge", 0).init == "merge"``."""
     from umi_lab.training_config import GLPFTConfig
 
-    fields = {"model": cfg.model, "data": cfg.data, "out": str(cfg.run_dir(method, seed)), "seed": seed,
-              "smoke": cfg.smoke, **cfg.train_overrides, "method": method}
-    return GLPFTConfig.from_dict(fields)
+    fields = {"model": cfg.model, "data": cfg.data, "seed": seed, "smoke": cfg.smoke, **cfg.train_overrides,
+              "method": method}
+    config = GLPFTConfig.from_dict(fields)
+    if with_out:
+        config.out = str(cfg.run_dir(method, seed))
+    return config
 
 
 def run_status(run_dir: str | os.PathLike) -> str | None:
-    """The one word in ``RUN/status`` (``running``, ``done``, ``failed``) or None when absent."""
-    path = Path(run_dir) / "status"
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+    """The run's status word (``running``, ``done``, ``failed``, ``interrupted``) or None when absent."""
+    return RunDir(run_dir).status()
 
 
 NOT_METRICS = ("limit", "smoke", "seed")  # numeric settings echoed in metrics.json, not results
@@ -182,7 +192,8 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
             say("  training: reused (status done)")
         else:
             try:
-                train_fn(train_config(cfg, method, seed))
+                got = train_fn(train_config(cfg, method, seed))
+                run_dir = Path(got) if isinstance(got, str | os.PathLike) else run_dir  # train may redirect
                 counts["trained"] += 1
             except Exception as e:  # recorded and reported; the grid goes on
                 counts["failed_runs"] += 1
@@ -196,7 +207,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
             say(f"  training: done in {time.perf_counter() - t0:.1f} s")
         timings[f"train/{run}"] = round(time.perf_counter() - t0, 3)
         for spec in cfg.evals:
-            metrics_path = run_dir / "eval" / spec.name / "metrics.json"
+            metrics_path = RunDir(run_dir).eval_dir(spec.benchmark, spec.mode) / "metrics.json"
             t1 = time.perf_counter()
             if metrics_path.is_file():
                 counts["reused_evals"] += 1
@@ -211,9 +222,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                     _failure(failures, say, run=run, method=method, seed=seed, stage="evaluate",
                              benchmark=spec.name, error=e)
                     continue
-            metrics = read_json(metrics_path)
-            if not isinstance(metrics, dict):
-                raise DataError("expected an object of metrics", file=str(metrics_path))
+            metrics = RunDir(run_dir).eval_metrics(spec.benchmark, spec.mode)
             new = metric_rows(metrics, run=run, method=method, seed=seed, benchmark=spec.name)
             rows += new
             timings[f"eval/{run}/{spec.name}"] = round(time.perf_counter() - t1, 3)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
@@ -150,17 +150,23 @@ class MultiLLMAgent:
                   ) -> list[RecordedTrajectory]:
         """Run many tasks together, one model call per unfinished task per round (batched generation).
 
-        Example: ``agent.run_batch(tasks, world.env_for)``.
+        When sampling (``temperature > 0``) each round draws with seed ``generation.seed + round``, so a
+        retried planner call (``planner_attempts``) samples afresh. Example: ``agent.run_batch(tasks, world.env_for)``.
         """
         if self.config.search is not None and self.config.search.strategy == "dfsdt":
             return run_dfsdt(self, tasks, env_factory, self.config.search)
         states = [self._start(i, t, env_factory) for i, t in enumerate(tasks)]
+        rounds = 0
         while True:
             active = [s for s in states if not s.done]
             if not active:
                 break
             requests = [self._request(s) for s in active]
-            gens = self.models.generate([p for _, p in requests], [r for r, _ in requests], self.config.generation)
+            settings = self.config.generation
+            if settings.temperature > 0 and rounds:
+                settings = replace(settings, seed=settings.seed + rounds)
+            rounds += 1
+            gens = self.models.generate([p for _, p in requests], [r for r, _ in requests], settings)
             for s, (role, _), g in zip(active, requests, gens):
                 self._advance(s, role, g)
         return [self._trajectory(s) for s in states]

@@ -302,6 +302,21 @@ def load_tokenizer(model_name_or_path: str | os.PathLike):
     return tokenizer
 
 
+def encode_prompt(tokenizer, text: str, limit: int | None = None) -> tuple[list[int], bool]:
+    """A prompt's token ids under the tokenizer's own convention (``add_special_tokens=True``: a Llama-style
+    tokenizer prepends ``<s>``, the embedded one adds nothing), left-truncated to ``limit`` tokens keeping a
+    leading BOS; returns ``(ids, truncated)``. Training and serving both encode prompts here.
+
+    >>> ids, cut = encode_prompt(tok, "user: hi", limit=64)  # doctest: +SKIP
+    """
+    ids = tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"]
+    if limit is None or len(ids) <= limit:
+        return ids, False
+    bos = getattr(tokenizer, "bos_token_id", None)
+    keep = 1 if bos is not None and ids and ids[0] == bos and limit > 1 else 0
+    return ids[:keep] + ids[len(ids) - (limit - keep):], True
+
+
 def load_backbone(model_name_or_path: str | os.PathLike, *, dtype=None, device=None):
     """Load ``(model, tokenizer)`` for a causal LM (hub id, local folder, or ``"tiny"``).
 

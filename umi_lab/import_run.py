@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.io import write_json
+from umi_lab.rundir import RunDir
 
 MULTI_ROLES = ("planner", "caller", "summarizer")
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.bin")
@@ -84,7 +84,7 @@ def import_run(out: str | os.PathLike, *, planner: str | None = None, caller: st
         roles = {r: multi[r] for r in served}
     records = {role: check_checkpoint(path, role) for role, path in roles.items()}
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError("output folder exists and is not empty; choose another --out", file=str(out))
     models = out / "models"
     models.mkdir(parents=True, exist_ok=True)
@@ -94,11 +94,28 @@ def import_run(out: str | os.PathLike, *, planner: str | None = None, caller: st
         else:
             (models / role).symlink_to(rec["path"], target_is_directory=True)
     first = next(iter(records.values()))["path"]
-    write_json(out / "config.json", {
-        "method": method, "model": first, "model_name_or_path": first, "data": "", "family": family,
-        "lora": {"enabled": False}, "prompt_style": {"system_prefix": system_prefix}, "seed": 0,
-        "imported": {"roles": records, "copied": copy}})
-    (out / "status").write_text("done\n")
+    config = {"method": method, "model": first, "model_name_or_path": first, "data": "", "family": family,
+              "lora": {"enabled": False}, "prompt_style": {"system_prefix": system_prefix}, "seed": 0,
+              "imported": {"roles": records, "copied": copy}}
+    run = RunDir(out)
+    run.write_meta(config=config, identity={"imported": {r: rec["config_sha256"] for r, rec in records.items()},
+                                            "method": method},
+                   fingerprints={r: {"config.json": rec["config_sha256"]} for r, rec in records.items()},
+                   versions=_versions(), data_stats={})
+    run.set_status("done")
+    return out
+
+
+def _versions() -> dict[str, str | None]:
+    import platform
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("umi-lab", "torch", "transformers", "peft"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
     return out
 
 

@@ -121,13 +121,13 @@ class RoleModels:
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, *, device=None, dtype=None) -> RoleModels:
-        """Load a training run directory (``umi_lab.training.run_info``): base + adapters, or full models.
+        """Load a training run directory (``umi_lab.rundir.RunDir.info``; TRL is not imported): base + adapters, or full models.
 
         Example: ``RoleModels.from_run("runs/alpha")``.
         """
-        from umi_lab.training import run_info
+        from umi_lab.rundir import RunDir
 
-        info = run_info(run_dir)
+        info = RunDir(run_dir).info()
         style = PromptStyle(**info.get("prompt_style", {}))
         roles = dict(info["roles"])
         if "backbone" in info["adapters"] or "backbone" in info["models"]:
@@ -214,10 +214,12 @@ class RoleModels:
                         limit: int) -> list[Generation]:
         import torch
 
+        from umi_lab.backbone import encode_prompt
+
         tok = self.tokenizer
-        encoded = [tok(p, add_special_tokens=False, verbose=False)["input_ids"] for p in prompts]
-        truncated = [len(ids) > limit for ids in encoded]
-        encoded = [ids[-limit:] if len(ids) > limit else ids for ids in encoded]
+        pairs = [encode_prompt(tok, p, limit) for p in prompts]  # the tokenizer's own convention, as in training
+        encoded = [ids for ids, _ in pairs]
+        truncated = [cut for _, cut in pairs]
         width = max(len(ids) for ids in encoded)
         pad = tok.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in encoded], device=self.device)

@@ -40,7 +40,7 @@ class StudyConfig:
     """What the study runs. ``StudyConfig.preset(smoke=True)`` gives the ≤10-minute CPU version.
 
     The full default is sized for a 2-core CPU: every method and three seeds, but at most 200 training
-    samples per role (``extra_train``) and 40 test tasks per benchmark. On a GPU with a real checkpoint,
+    dialogues, drawn once for all methods (``extra_train``), and 40 test tasks per benchmark. On a GPU with a real checkpoint,
     pass ``model=...``, ``extra_train={}`` and ``eval_limit=None`` for the whole data. GSM8K (``gsm8k``)
     is off by default: the embedded model never sees GSM8K training data (notebook 05 evaluates it).
     """
@@ -56,7 +56,7 @@ class StudyConfig:
     gsm8k: bool = False
     eval_limit: int | None = 40
     schedule: str = "tiny"
-    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_samples": 200, "max_length": 768})
+    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_dialogues": 200, "max_length": 768})
 
     @classmethod
     def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:
@@ -97,14 +97,6 @@ class _Stages:
             self.say(f"--- {name}: {self.timings[name]:.1f} s")
 
 
-def _cli(argv: list[str]) -> None:
-    from umi_lab.cli import main
-
-    code = main(argv)
-    if code:
-        raise DataError(f"'python -m umi_lab {' '.join(argv)}' exited with {code}")
-
-
 def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
     """ToolWorld data (``cfg.toolworld``, else ``$UMI_LAB_TOOLWORLD``, else the default data set), verified
     against its manifest, and its role splits in ``OUT/data/roles``; returns paths, world seed and sizes.
@@ -128,7 +120,13 @@ def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print
             sizes[p.name] = len(records)
     roles = out / "data" / "roles"
     if not any(roles.glob("train_*.json")):
-        _cli(["split", "--input", str(world / "train.json"), "--out", str(roles), "--prompts", "toolbench"])
+        from umi_lab.splitting import ROLE_SETS, split_roles
+        from umi_lab.trajectory import load_dialogues
+
+        split = split_roles(load_dialogues(world / "train.json"), family="toolbench")
+        for role in ROLE_SETS:
+            write_json(roles / f"train_{role}.json", split[role])
+        write_json(roles / "split_report.json", {"input": str(world / "train.json"), **split.report.summary()})
     role_sizes = {p.stem.removeprefix("train_"): len(read_records(p)) for p in sorted(roles.glob("train_*.json"))}
     for name, n in {**sizes, **{f"roles/{k}": v for k, v in role_sizes.items()}}.items():
         say(f"  {name:28s} {n:6d} records")
@@ -274,8 +272,8 @@ def _cmd(args: argparse.Namespace) -> int:
         cfg.eval_limit = args.limit
     if args.model:
         cfg.model = args.model
-    if args.max_samples is not None:
-        cfg.extra_train = {**cfg.extra_train, "max_samples": args.max_samples or None}
+    if args.max_dialogues is not None:
+        cfg.extra_train = {**cfg.extra_train, "max_dialogues": args.max_dialogues or None}
     if args.gsm8k:
         cfg.gsm8k = True
     if args.toolworld:
@@ -295,7 +293,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--methods", nargs="+")
     p.add_argument("--limit", type=int, help="evaluate at most this many tasks per benchmark")
     p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', a hub id or a local folder")
-    p.add_argument("--max-samples", type=int, help="training samples per role (0 = all)")
+    p.add_argument("--max-dialogues", "--max-samples", dest="max_dialogues", type=int,
+                   help="training dialogues drawn (seeded, the same for every method; 0 = all)")
     p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data)")
     p.add_argument("--toolworld", help="ToolWorld data folder with its manifest.json (default: $UMI_LAB_TOOLWORLD, "
                                        "else the default data set, generated once into the cache)")

@@ -14,28 +14,23 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.evaluation.benchmarks import BenchmarkContext, get_benchmark
 from umi_lab.evaluation.checkpoint import Checkpoint, fingerprint, validate_prediction, validate_trajectory
 from umi_lab.evaluation.settings import EvalSettings
-from umi_lab.io import read_json, write_json
+from umi_lab.io import write_json
 from umi_lab.protocol.dialogue import RecordedTrajectory, save_trajectories
+from umi_lab.rundir import RunDir
 
 
-def _run_config(run_dir: Path, models) -> dict[str, Any]:
-    if not (run_dir / "config.json").is_file():
-        raise DataError("not a run directory (no config.json)", file=str(run_dir))
-    status_file = run_dir / "status"
-    status = status_file.read_text().strip() if status_file.is_file() else None
-    if status in ("running", "failed") and models is None:
-        raise DataError(f"training did not finish (status: {status}); resume it with `train --resume` first",
-                        file=str(status_file))
-    cfg = read_json(run_dir / "config.json")
+def _run_config(run: RunDir, models) -> dict[str, Any]:
+    cfg = run.require_config()
     if not isinstance(cfg, dict):
-        raise DataError("expected a JSON object", file=str(run_dir / "config.json"))
+        raise DataError("expected a JSON object", file=str(run.path / "config.json"))
+    if models is None:  # a stand-in model may evaluate an unfinished run
+        run.require_trained()
     return cfg
 
 
@@ -63,9 +58,9 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
     from umi_lab.evaluation.static import predict_chunk, score_static
     from umi_lab.serving import RoleModels
 
-    run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     bench, mode = get_benchmark(benchmark, mode)
-    run_config = _run_config(run_dir, models)
+    run_config = _run_config(run, models)
     settings = resolve_settings(settings, decoding, mode, smoke)
     if mode == "static" and (settings.search != "chain" or settings.trials > 1):
         raise ValueError("search and trials apply to real-time evaluation only")
@@ -73,9 +68,10 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
         raise ValueError("several trials need sampling: use --decoding official (temperature 0.5)")
     if smoke:
         limit = min(limit or 4, 4)
-    models = models or RoleModels.from_run(run_dir)
+    models = models or RoleModels.from_run(run.path)
     ctx = BenchmarkContext(getattr(models, "family", "toolbench"), settings, run_config)
-    out_dir = run_dir / "eval" / f"{benchmark}-{mode}{settings.suffix}"
+    out_dir = run.eval_dir(benchmark, mode)
+    out_dir = out_dir.with_name(out_dir.name + settings.suffix)  # -dfsdt / -kK: results keyed by search, trials
     start = time.perf_counter()
     if mode == "static":
         items: list[Any] = bench.static(ctx)[:limit]

@@ -16,12 +16,12 @@ from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn
 
 def agent_for(models, settings: EvalSettings, trial: int = 0):
     """The run's agent with the settings' limits, decoding profile and search; trial ``j`` of several samples
-    with seed ``generation.seed + j``. Example: ``agent_for(models, EvalSettings.for_profile("official", "realtime"))``."""
+    with seed ``settings.trial_seed(j)``. Example: ``agent_for(models, EvalSettings.for_profile("official", "realtime"))``."""
     from dataclasses import replace
 
     from umi_lab.agent import AgentConfig, make_agent
 
-    generation = replace(settings.generation, seed=settings.generation.seed + trial) if trial else settings.generation
+    generation = replace(settings.generation, seed=settings.trial_seed(trial)) if trial else settings.generation
     return make_agent(models, AgentConfig(settings.max_steps, settings.repeat_limit, generation,
                                           planner_attempts=settings.planner_attempts,
                                           max_observation_chars=settings.max_observation_chars,

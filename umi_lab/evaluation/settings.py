@@ -25,6 +25,7 @@ from umi_lab.search import SearchConfig
 from umi_lab.serving import GenerationSettings
 
 DECODING_PROFILES = ("greedy", "official")
+TRIAL_SEED_STRIDE = 100_003  # trials' seeds stay apart from the agent's per-round seeds
 OFFICIAL_REALTIME = {"temperature": 0.5, "max_new_tokens": 512, "max_prompt_tokens": 4096 - 512 - 8,
                      "planner_attempts": 5, "max_observation_chars": 1024}
 OFFICIAL_STATIC = {"max_new_tokens": 512, "max_prompt_tokens": 3750, "second_stage_speaker": "planner",
@@ -46,7 +47,8 @@ class EvalSettings:
     the folder's manifest (None until resolved; a value set here must agree with it).
     ``search`` (real time): ``chain`` (the greedy chain) or ``dfsdt`` (the official tree search with
     ``search_width`` children per node and ``max_nodes`` steps per task, ``umi_lab.search``); ``trials``:
-    sampled runs per task (each with its own seed, recorded per trial, for pass^k; needs sampling).
+    sampled runs per task (each with its own seed, ``trial_seed``; recorded per trial, for pass^k; needs
+    sampling).
     """
 
     generation: GenerationSettings = field(default_factory=GenerationSettings)
@@ -85,8 +87,13 @@ class EvalSettings:
         """The agent's search for one trial (None: the chain), seeded like the trial's decoding.
         Example: ``EvalSettings(search="dfsdt").search_config().width`` → 2."""
         config = SearchConfig(self.search, width=self.search_width, max_nodes=self.max_nodes,
-                              seed=self.generation.seed + trial)
+                              seed=self.trial_seed(trial))
         return config if self.search != "chain" else None
+
+    def trial_seed(self, trial: int) -> int:
+        """Trial ``j`` decodes with seed ``generation.seed + j * TRIAL_SEED_STRIDE`` (apart from the agent's
+        per-round seeds ``+ round``). Example: ``EvalSettings().trial_seed(1)`` → 100003."""
+        return self.generation.seed + trial * TRIAL_SEED_STRIDE
 
     @property
     def suffix(self) -> str:
