@@ -105,7 +105,7 @@ class _Node:
     calls: list                # the env calls of the path up to here
     first_step: int            # index of this node's first step record in ``state.steps``
     sampled: bool = False
-    status: str = "open"       # root | open | conclusion | give_up | step_limit | repetition | failed | budget
+    status: str = "open"       # root | open | conclusion | give_up | step_limit | repetition | failed
     children: list[int] = dataclasses.field(default_factory=list)
 
 
@@ -131,7 +131,7 @@ class _Tree:
         self.shared_env = False
         self.stop: str | None = "error" if root.done else None
         self.error: str | None = None
-        self.cur = None
+        self.cur, self.sampled, self.start_decisions, self.start_steps = None, False, 0, 0
         if not self.done:
             self._next_child()
 
