@@ -19,7 +19,8 @@ bad-arguments observation;
 unknown tools and bad arguments go to the registry, whose uniform observations are counted too.
 
 ``run_batch(tasks, env_factory)`` advances all unfinished tasks one model call per round, sending the
-round's prompts to the model server in one call (batched by role or mixed, as its settings say).
+round's prompts to the model server in one call (batched by role or mixed, as its settings say);
+with ``AgentConfig(search=SearchConfig("dfsdt"))`` it runs the DFSDT tree search instead (``umi_lab.search``).
 
 Example::
 
@@ -49,6 +50,7 @@ from umi_lab.protocol.grammar import (
     parse_decision,
 )
 from umi_lab.protocol.prompts import backbone_history, history_string
+from umi_lab.search import SearchConfig, run_dfsdt
 from umi_lab.serving import Generation, GenerationSettings
 from umi_lab.tools.registry import BAD_ARGUMENTS, TOOL_ERROR, UNKNOWN_TOOL, Observation, ToolRegistry
 
@@ -71,13 +73,15 @@ class AgentConfig:
     ``planner_attempts``: how often the planner is asked while its output is empty (blank, ``.`` or ``,``;
     1 = no retry; the official profile asks up to 5 times, each retry recorded as a step with error
     ``empty: retried``, not counted as a decision); ``max_observation_chars``: observations longer than this
-    are cut and end with ``...`` (None: kept whole; official: 1,024)."""
+    are cut and end with ``...`` (None: kept whole; official: 1,024); ``search``: the search strategy
+    (``umi_lab.search``; None or ``chain``: the greedy chain, ``dfsdt``: the official tree search)."""
 
     max_steps: int = 8
     repeat_limit: int = 3
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     planner_attempts: int = 1
     max_observation_chars: int | None = None
+    search: SearchConfig | None = None
 
     def __post_init__(self):
         if self.max_steps < 1 or self.repeat_limit < 2:
@@ -149,6 +153,8 @@ class MultiLLMAgent:
         When sampling (``temperature > 0``) each round draws with seed ``generation.seed + round``, so a
         retried planner call (``planner_attempts``) samples afresh. Example: ``agent.run_batch(tasks, world.env_for)``.
         """
+        if self.config.search is not None and self.config.search.strategy == "dfsdt":
+            return run_dfsdt(self, tasks, env_factory, self.config.search)
         states = [self._start(i, t, env_factory) for i, t in enumerate(tasks)]
         rounds = 0
         while True:
@@ -354,7 +360,8 @@ def make_agent(models: Generator, config: AgentConfig | None = None) -> MultiLLM
 def trajectory_stats(trajs: Sequence[RecordedTrajectory]) -> dict[str, Any]:
     """Aggregate real-time metrics of recorded trajectories: outcome rates, average steps, error rates.
 
-    Rates of hallucinated tools / invalid arguments are over all tool calls. Example:
+    Rates of hallucinated tools / invalid arguments are over all tool calls; outcomes only a search records
+    (``search.SEARCH_OUTCOMES``) appear in ``outcomes`` when present. Example:
     ``trajectory_stats(agent.run_batch(tasks, env))["give_up_rate"]``.
     """
     n = len(trajs)
@@ -365,7 +372,8 @@ def trajectory_stats(trajs: Sequence[RecordedTrajectory]) -> dict[str, Any]:
         return sum(t.meta.get(key, 0) for t in trajs)
 
     return {
-        "n": n, "outcomes": {o: outcomes.get(o, 0) for o in OUTCOMES},
+        "n": n, "outcomes": {**{o: outcomes.get(o, 0) for o in OUTCOMES},
+                             **{o: c for o, c in outcomes.items() if o not in OUTCOMES}},  # search outcomes
         "give_up_rate": outcomes.get("give_up", 0) / n if n else 0.0,
         "conclusion_rate": outcomes.get("conclusion", 0) / n if n else 0.0,
         "avg_steps": sum(t.meta.get("decisions", 0) for t in trajs) / n if n else 0.0,

@@ -62,21 +62,29 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
     bench, mode = get_benchmark(benchmark, mode)
     run_config = _run_config(run, models)
     settings = resolve_settings(settings, decoding, mode, smoke)
+    if mode == "static" and (settings.search != "chain" or settings.trials > 1):
+        raise ValueError("search and trials apply to real-time evaluation only")
+    if settings.trials > 1 and settings.generation.temperature == 0:
+        raise ValueError("several trials need sampling: use --decoding official (temperature 0.5)")
     if smoke:
         limit = min(limit or 4, 4)
     models = models or RoleModels.from_run(run.path)
     ctx = BenchmarkContext(getattr(models, "family", "toolbench"), settings, run_config)
     out_dir = run.eval_dir(benchmark, mode)
+    out_dir = out_dir.with_name(out_dir.name + settings.suffix)  # -dfsdt / -kK: results keyed by search, trials
     start = time.perf_counter()
     if mode == "static":
         items: list[Any] = bench.static(ctx)[:limit]
         ids = [f"{i}:{s.get('id')}" for i, s in enumerate(items)]
         stem, validate, fp_items = "predictions", validate_prediction, items
     else:
-        items = bench.tasks(ctx, limit)
-        ids = [str(t.id) if t.id is not None else f"task-{i}" for i, t in enumerate(items)]
-        stem, validate, fp_items = "trajectories", validate_trajectory, [t.to_dict() for t in items]
-        agent = agent_for(models, settings)
+        tasks = bench.tasks(ctx, limit)
+        base_ids = [str(t.id) if t.id is not None else f"task-{i}" for i, t in enumerate(tasks)]
+        items = tasks * settings.trials  # trial j of task i is item j * len(tasks) + i
+        ids = [base_ids[i % len(tasks)] + (f"#{i // len(tasks)}" if settings.trials > 1 else "")
+               for i in range(len(items))]
+        stem, validate, fp_items = "trajectories", validate_trajectory, [t.to_dict() for t in tasks]
+        agents = [agent_for(models, settings, j) for j in range(settings.trials)]
         env = bench.environment(ctx)
     data = {k: {f: v for f, v in rec.items() if f in ("world_seed", "generator_version", "files")}
             for k, rec in ctx.provenance.items()}
@@ -89,13 +97,20 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
     resumed = len(done)
     todo = [i for i in range(len(items)) if i not in done]
     size = settings.chunk_size
-    for c in range(0, len(todo), size):
-        chunk = todo[c:c + size]
+    n_tasks = max(len(items) // settings.trials, 1)
+    chunks = [g[c:c + size] for g in ([i for i in todo if i // n_tasks == j] for j in range(settings.trials))
+              for c in range(0, len(g), size)]  # a chunk holds one trial's tasks
+    for chunk in chunks:
         if mode == "static":
             results = predict_chunk(models, [items[i] for i in chunk], settings.generation,
                                     speaker=settings.second_stage_speaker, compat=settings.compat)
         else:
-            results = [t.to_dict() for t in run_chunk(agent, [items[i] for i in chunk], [ids[i] for i in chunk], env)]
+            trial = chunk[0] // n_tasks
+            trajs = run_chunk(agents[trial], [items[i] for i in chunk], [base_ids[i % n_tasks] for i in chunk], env)
+            for t in trajs:
+                if settings.trials > 1:
+                    t.meta["trial"] = trial
+            results = [t.to_dict() for t in trajs]
         checkpoint.append([(i, ids[i], r) for i, r in zip(chunk, results)])
         done.update(zip(chunk, results))
     finished = [done[i] for i in range(len(items))]
@@ -103,10 +118,11 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
         metrics = score_static(finished, str(out_dir / "predictions.json"), bench.score_static)
         write_json(out_dir / "predictions.json", finished, indent=None)
     else:
-        from umi_lab.evaluation.realtime import score_realtime
+        from umi_lab.evaluation.realtime import score_realtime, search_metrics
 
         trajs = [RecordedTrajectory.from_dict(d, file=str(checkpoint.path), record=i) for i, d in enumerate(finished)]
         metrics = score_realtime(benchmark, trajs, items, ctx=ctx)
+        metrics.update(search_metrics(trajs, settings))
         save_trajectories(out_dir / "trajectories.jsonl", trajs)
     metrics.update(benchmark=benchmark, mode=mode, method=models.method, n_items=metrics.get("n") or
                    metrics.get("counts", {}).get("samples", 0), wall_s=round(time.perf_counter() - start, 3),
@@ -115,6 +131,7 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
                          "chunk_size": size}
     write_json(out_dir / "config.json", {"run": run_config, "benchmark": benchmark, "mode": mode, "limit": limit,
                                          "smoke": smoke, "decoding": settings.decoding,
+                                         "search": settings.search, "trials": settings.trials,
                                          "settings": asdict(settings), "data": ctx.provenance})
     write_json(out_dir / "metrics.json", metrics)
     checkpoint.discard()

@@ -14,14 +14,18 @@ from umi_lab.evaluation.settings import EvalSettings
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn
 
 
-def agent_for(models, settings: EvalSettings):
-    """The run's agent with the settings' limits and decoding profile.
-    Example: ``agent_for(models, EvalSettings.for_profile("official", "realtime"))``."""
+def agent_for(models, settings: EvalSettings, trial: int = 0):
+    """The run's agent with the settings' limits, decoding profile and search; trial ``j`` of several samples
+    with seed ``settings.trial_seed(j)``. Example: ``agent_for(models, EvalSettings.for_profile("official", "realtime"))``."""
+    from dataclasses import replace
+
     from umi_lab.agent import AgentConfig, make_agent
 
-    return make_agent(models, AgentConfig(settings.max_steps, settings.repeat_limit, settings.generation,
+    generation = replace(settings.generation, seed=settings.trial_seed(trial)) if trial else settings.generation
+    return make_agent(models, AgentConfig(settings.max_steps, settings.repeat_limit, generation,
                                           planner_attempts=settings.planner_attempts,
-                                          max_observation_chars=settings.max_observation_chars))
+                                          max_observation_chars=settings.max_observation_chars,
+                                          search=settings.search_config(trial)))
 
 
 def error_trajectory(task: Dialogue, task_id: str, method: str, error: str) -> RecordedTrajectory:
@@ -92,6 +96,36 @@ def score_cache_hits(trajs: list[RecordedTrajectory], tasks: list[Dialogue], ctx
     statuses = [s.extra.get("tool_status") for t in trajs for s in t.steps if "tool_status" in s.extra]
     return {"cache_hits": sum(st in ("ok", "empty", "tool_error") for st in statuses),
             "cache_misses": statuses.count("not_in_cache")}
+
+
+def trial_verdicts(trajs: list[RecordedTrajectory]) -> dict[str, list[bool]]:
+    """Per task id, whether each trial passed (ToolWorld ``meta["success"]``, graded ``meta["correct"]``), in
+    trial order; empty where the benchmark has no per-task verdict. Example: ``trial_verdicts(trajs)["t1"]``."""
+    out: dict[str, list[bool]] = {}
+    for t in sorted(trajs, key=lambda t: t.meta.get("trial", 0)):
+        if isinstance(t.meta.get("success"), dict):
+            out.setdefault(t.task_id, []).append(bool(t.meta["success"].get("passed")))
+        elif "correct" in t.meta:
+            out.setdefault(t.task_id, []).append(bool(t.meta["correct"]))
+    return out
+
+
+def search_metrics(trajs: list[RecordedTrajectory], settings: EvalSettings) -> dict[str, Any]:
+    """What an evaluation adds for its search and trials: ``search`` (the strategy's settings; for DFSDT the
+    average nodes, backtracks and whole-tree model calls and tokens per task) and, with several trials,
+    ``trials`` (k and each task's per-trial verdicts, from which ``stats.pass_hat_k`` gives pass^k).
+    Example: ``search_metrics(trajs, EvalSettings(search="dfsdt"))["search"]["avg_node_count"]``."""
+    config = settings.search_config()
+    out: dict[str, Any] = {"search": config.to_dict() if config else {"strategy": "chain"}}
+    trees = [t.meta["search"] for t in trajs if isinstance(t.meta.get("search"), dict)]
+    if trees:
+        n = len(trees)
+        out["search"].update({f"avg_{k}": sum(x.get(k, 0) for x in trees) / n for k in
+                              ("node_count", "backtracks", "model_calls", "prompt_tokens", "generated_tokens")})
+        out["search"]["stops"] = {s: sum(x.get("stop") == s for x in trees) for s in sorted({x.get("stop") for x in trees})}
+    if settings.trials > 1:
+        out["trials"] = {"k": settings.trials, "per_task": trial_verdicts(trajs)}
+    return out
 
 
 def score_realtime(benchmark: str, trajs: list, tasks: list[Dialogue], settings: EvalSettings | None = None, *,

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from umi_lab.search import SearchConfig
 from umi_lab.serving import GenerationSettings
 
 DECODING_PROFILES = ("greedy", "official")
+TRIAL_SEED_STRIDE = 100_003  # trials' seeds stay apart from the agent's per-round seeds
 OFFICIAL_REALTIME = {"temperature": 0.5, "max_new_tokens": 512, "max_prompt_tokens": 4096 - 512 - 8,
                      "planner_attempts": 5, "max_observation_chars": 1024}
 OFFICIAL_STATIC = {"max_new_tokens": 512, "max_prompt_tokens": 3750, "second_stage_speaker": "planner",
@@ -43,6 +45,10 @@ class EvalSettings:
     inference's cut and composition rules).
     ``toolworld``: a ToolWorld folder overriding the one the run trained on; ``world_seed`` is taken from
     the folder's manifest (None until resolved; a value set here must agree with it).
+    ``search`` (real time): ``chain`` (the greedy chain) or ``dfsdt`` (the official tree search with
+    ``search_width`` children per node and ``max_nodes`` steps per task, ``umi_lab.search``); ``trials``:
+    sampled runs per task (each with its own seed, ``trial_seed``; recorded per trial, for pass^k; needs
+    sampling).
     """
 
     generation: GenerationSettings = field(default_factory=GenerationSettings)
@@ -57,6 +63,10 @@ class EvalSettings:
     second_stage_speaker: str = "assistant"
     compat: str = "default"
     toolworld: str | None = None
+    search: str = "chain"
+    search_width: int = 2
+    max_nodes: int = 200
+    trials: int = 1
 
     def __post_init__(self):
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
@@ -69,6 +79,27 @@ class EvalSettings:
             raise ValueError("second_stage_speaker must be 'assistant' or 'planner'")
         if self.compat not in ("default", "official"):
             raise ValueError("compat must be 'default' or 'official'")
+        self.search_config()  # validates search, search_width and max_nodes
+        if self.trials < 1:
+            raise ValueError("trials must be >= 1")
+
+    def search_config(self, trial: int = 0) -> SearchConfig | None:
+        """The agent's search for one trial (None: the chain), seeded like the trial's decoding.
+        Example: ``EvalSettings(search="dfsdt").search_config().width`` → 2."""
+        config = SearchConfig(self.search, width=self.search_width, max_nodes=self.max_nodes,
+                              seed=self.trial_seed(trial))
+        return config if self.search != "chain" else None
+
+    def trial_seed(self, trial: int) -> int:
+        """Trial ``j`` decodes with seed ``generation.seed + j * TRIAL_SEED_STRIDE`` (apart from the agent's
+        per-round seeds ``+ round``). Example: ``EvalSettings().trial_seed(1)`` → 100003."""
+        return self.generation.seed + trial * TRIAL_SEED_STRIDE
+
+    @property
+    def suffix(self) -> str:
+        """What the evaluation folder's name adds for a non-default search or several trials.
+        Example: ``EvalSettings(search="dfsdt", trials=4).suffix`` → ``-dfsdt-k4``."""
+        return ("-dfsdt" if self.search == "dfsdt" else "") + (f"-k{self.trials}" if self.trials > 1 else "")
 
     @property
     def chunk_size(self) -> int:
