@@ -269,7 +269,7 @@ def test_import_run_end_to_end(tmp_path, capsys):
     import pandas as pd
 
     table = to_markdown(pd.DataFrame(rows))
-    assert "| α-UMi |" in table and f"{100 * metrics['plan_em']:.2f}" in table
+    assert "| α-UMi |" in table and f"| {100 * metrics['plan_em']:.1f} |" in table
     page = export_replay_html([run / "eval" / "toolworld-id-realtime" / "trajectories.jsonl"], tmp_path / "r.html")
     assert page.stat().st_size > 1000
 
