@@ -182,11 +182,13 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers) -> None:
     """Register ``replay-html``."""
+    from umi_lab.cli_types import positive_int
+
     p = subparsers.add_parser("replay-html", help="standalone HTML replay of recorded trajectories or dialogues")
     p.add_argument("--trajectories", nargs="+", required=True,
                    help="RecordedTrajectory JSONL or dialogue JSON/JSONL; several files are shown side by side")
     p.add_argument("--gold", help="gold dialogues (e.g. data/toolworld/test_in_domain.json)")
     p.add_argument("--out", required=True, help="output HTML page")
-    p.add_argument("--limit", type=int, help="at most this many tasks")
+    p.add_argument("--limit", type=positive_int, help="at most this many tasks")
     p.add_argument("--title", default="umi-lab trajectory replay")
     p.set_defaults(func=_cmd)

@@ -581,6 +581,8 @@ def _cli_train(args) -> int:
 
 def add_cli(subparsers) -> None:
     """Register ``train``: ``python -m umi_lab train --method alpha_umi --model tiny --data DIR --out RUN``."""
+    from umi_lab.cli_types import non_negative_int
+
     p = subparsers.add_parser("train", help="GLPFT (alpha_umi) and baseline training with TRL + LoRA")
     p.add_argument("--method", choices=METHODS, default=None)
     p.add_argument("--model", default=None, help="hub id, local folder, 'tiny' or 'tiny-test'")
@@ -590,7 +592,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--schedule", choices=sorted(SCHEDULE_PRESETS), default=None)
     p.add_argument("--init", choices=INITS, default=None, help="stage-2 initialisation (alpha_umi)")
     p.add_argument("--family", default=None, help="prompt family used to split train.json")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=non_negative_int, default=None)
     p.add_argument("--smoke", action="store_true", help="tiny data and a few steps per role")
     p.add_argument("--resume", action="store_true", help="accept an existing finished run")
     p.add_argument("--full-finetune", action="store_true", help="train all weights instead of LoRA")

@@ -30,7 +30,6 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_text

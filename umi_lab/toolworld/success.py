@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from umi_lab.errors import DataError
+from umi_lab.io import loads_json
 from umi_lab.trajectory import Dialogue
 
 _NUM = re.compile(r"-?\d+(?:\.\d+)?")
@@ -114,8 +115,8 @@ def parse_caller(value: str) -> tuple[str, str]:
 
 def _observation_ok(text: str) -> tuple[bool, str, str]:
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
+        obj = loads_json(text, where="observation")
+    except DataError:
         return False, "observation is not ToolBench JSON", ""
     if not isinstance(obj, dict) or "error" not in obj:
         return False, "observation has no error field", ""
@@ -131,9 +132,9 @@ def dialogue_calls(dialogue: Dialogue) -> list[Call]:
             continue
         name, raw = parse_caller(t.value)
         try:
-            args = json.loads(raw) if raw else {}
+            args = loads_json(raw, where="arguments") if raw else {}
             args = args if isinstance(args, dict) else None
-        except json.JSONDecodeError:
+        except DataError:
             args = None
         if i + 1 < len(turns) and turns[i + 1].role == "observation":
             ok, err, digest = _observation_ok(turns[i + 1].value)
