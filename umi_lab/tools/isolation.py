@@ -49,14 +49,17 @@ _DENY = {
 _ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _CLONE = {"x86_64": 56, "aarch64": 220}
 _CLONE3 = 435
+_EXEC = {"x86_64": (59, 322), "aarch64": (221, 281)}
 _CLONE_THREAD = 0x00010000
 _LD_ABS_W, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW, _ERRNO, _KILL = 0x7FFF0000, 0x00050000, 0x80000000
 _EPERM, _ENOSYS = 1, 38
 
 
-def seccomp_filter(arch: str | None = None) -> bytes:
+def seccomp_filter(arch: str | None = None, *, deny_exec: bool = False) -> bytes:
     """The seccomp program (``struct sock_filter[]``) for ``arch``, or b"" for an unsupported one.
+
+    ``deny_exec`` also refuses ``execve``/``execveat`` (installed by the preamble once the interpreter runs).
 
     >>> seccomp_filter("sparc")
     b''
@@ -68,7 +71,8 @@ def seccomp_filter(arch: str | None = None) -> bytes:
     prog: list[tuple] = [(_LD_ABS_W, None, None, 4), (_JEQ, None, "kill", _ARCH[arch]), (_LD_ABS_W, None, None, 0)]
     if arch == "x86_64":
         prog.append((_JGE, "eperm", None, 0x40000000))  # the x32 ABI
-    prog += [(_JEQ, "eperm", None, nr) for nr in sorted(set(_DENY[arch].values()))]
+    denied = set(_DENY[arch].values()) | (set(_EXEC[arch]) if deny_exec else set())
+    prog += [(_JEQ, "eperm", None, nr) for nr in sorted(denied)]
     prog += [(_JEQ, "enosys", None, _CLONE3), (_JEQ, "clone", None, _CLONE[arch]), (_RET, None, None, _ALLOW)]
     labels = {"eperm": len(prog), "enosys": len(prog) + 1, "kill": len(prog) + 2, "clone": len(prog) + 3}
     prog += [(_RET, None, None, _ERRNO | _EPERM), (_RET, None, None, _ERRNO | _ENOSYS), (_RET, None, None, _KILL),

@@ -277,7 +277,7 @@ def _run(code: str, mode: str, *, timeout_s: float, cpu_s: int, memory_mb: int, 
             prefix, cwd, env, drop = [], workdir, _inside_env(workdir), 0
         cmd = [*prefix, sys.executable, "-I", "-B", "-u", "-X", "utf8", "-c", PREAMBLE, workdir,
                str(code_file.fileno()), str(int(cpu_s)), str(int(memory_mb) << 20), str(int(file_mb) << 20),
-               "256", str(drop)]
+               "256", str(drop), iso.seccomp_filter(deny_exec=True).hex()]
         start = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True, pass_fds=fds)

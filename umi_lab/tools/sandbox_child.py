@@ -6,7 +6,7 @@ the OS isolation of :mod:`umi_lab.tools.isolation` is the boundary) and runs the
 """
 
 # The child's preamble: read the code, limits, uid 65534 (bwrap as root), the audit hook, then the code.
-# argv: workdir code_fd cpu_s memory_bytes fsize_bytes nofile drop_root(0|1)
+# argv: workdir code_fd cpu_s memory_bytes fsize_bytes nofile drop_root(0|1) seccomp_program_hex
 PREAMBLE = r'''
 import os, sys, resource, builtins, linecache, traceback
 import ctypes, gc, pathlib  # imported before the hook (sympy imports them); dangerous uses are denied
@@ -17,6 +17,7 @@ _posixsubprocess.fork_exec = _no_fork_exec
 def _setup():
     workdir, code_fd = sys.argv[1], int(sys.argv[2])
     cpu, mem, fsize, nofile, drop = (int(v) for v in sys.argv[3:8])
+    seccomp = bytes.fromhex(sys.argv[8])
     chunks = []
     while True:
         chunk = os.read(code_fd, 1 << 20)
@@ -37,6 +38,15 @@ def _setup():
         if 0 in os.getresuid() or 0 in os.getresgid():
             os.write(2, b"SandboxError: could not drop root\n")
             os._exit(120)
+    if seccomp:  # the kernel refuses exec, new processes, memfd, sockets... from here on
+        buf = ctypes.create_string_buffer(seccomp, len(seccomp))
+        class Prog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+        prog = Prog(len(seccomp) // 8, ctypes.cast(buf, ctypes.c_void_p))
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
+            os.write(2, b"SandboxError: could not install the seccomp filter\n")
+            os._exit(121)
     os.makedirs(os.path.join(workdir, "tmp"), exist_ok=True)
     readable = []
     for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path):
