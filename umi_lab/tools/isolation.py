@@ -49,7 +49,9 @@ _DENY = {
 _ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _CLONE = {"x86_64": 56, "aarch64": 220}
 _CLONE3 = 435
-_EXEC = {"x86_64": (59, 322), "aarch64": (221, 281)}
+# Refused once the interpreter runs (the preamble's filter): exec, and signals to other processes (kill,
+# tkill, rt_sigqueueinfo, pidfd_send_signal; raise()/abort() use tgkill on the process itself).
+_EXEC = {"x86_64": (59, 322, 62, 200, 129, 424), "aarch64": (221, 281, 129, 130, 138, 424)}
 _CLONE_THREAD = 0x00010000
 _LD_ABS_W, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW, _ERRNO, _KILL = 0x7FFF0000, 0x00050000, 0x80000000
@@ -59,7 +61,8 @@ _EPERM, _ENOSYS = 1, 38
 def seccomp_filter(arch: str | None = None, *, deny_exec: bool = False) -> bytes:
     """The seccomp program (``struct sock_filter[]``) for ``arch``, or b"" for an unsupported one.
 
-    ``deny_exec`` also refuses ``execve``/``execveat`` (installed by the preamble once the interpreter runs).
+    ``deny_exec`` also refuses ``execve``/``execveat`` and signals to other processes (installed by the
+    preamble once the interpreter runs, so also without bwrap).
 
     >>> seccomp_filter("sparc")
     b''
