@@ -340,3 +340,13 @@ def test_cli_reader_given_a_directory(tmp_path, command):
     assert rc == 2 and err.startswith("error: ") and "Traceback" not in err
     if os.environ.get("UMI_HOSTILE_VERBOSE"):
         print(command, err)
+
+
+# ---------------------------------------------------------------- calculator: bounded, never raises
+
+@pytest.mark.parametrize("expression", ["(" * 999 + "1" + ")" * 999, "-" * 1999 + "1", "2**" * 600 + "2",
+                                        "9" * 1999, "9**9999*9**9999*9**9999", "(" * 100_000, "1/0", "nan",
+                                        "\x00", "1" * 999 + "/" + "7" * 999])
+def test_calculator_hostile_expression_is_an_outcome(expression):
+    obs = CalculatorRegistry().call("calculator", {"expression": expression})
+    assert obs.status in (TOOL_ERROR, BAD_ARGUMENTS) and json.loads(obs.text)["error"]

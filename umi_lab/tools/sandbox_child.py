@@ -161,6 +161,10 @@ def hook(event, args):
     spec = PATH_EVENTS.get(event)
     if spec is not None:
         paths, fds = spec
+        if event == "os.mkdir" or event == "os.mkfifo" or event == "os.mknod":
+            WRITES[0] += 1
+            if WRITES[0] > 2000:
+                deny("creating more than 2000 files or directories")
         for i in fds:
             if i < len(args) and args[i] is not None and args[i] != -1 and args[i] != -100:
                 deny(event + " with dir_fd")
