@@ -236,8 +236,9 @@ def no_bwrap(monkeypatch):
 def test_refuses_without_isolation(no_bwrap):
     with pytest.raises(sandbox.SandboxRefused, match="bubblewrap"):
         sandbox.run_python("print(1)")
-    with pytest.raises(sandbox.SandboxRefused):
-        sandbox.PythonRegistry()
+    obs = sandbox.PythonRegistry().call("python", {"code": "print(1)"})  # a counted outcome, not a crash
+    assert obs.status == TOOL_ERROR and "SandboxRefused" in json.loads(obs.text)["error"]
+    assert len(sandbox.PythonRegistry().tool_docs()) == 1  # the document needs no isolation
     with pytest.raises(sandbox.SandboxRefused):
         sandbox.isolation_mode("bwrap", unsafe_no_isolation=True)  # bwrap asked for explicitly: never unsafe
 
