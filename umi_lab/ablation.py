@@ -303,6 +303,8 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers) -> None:
     """Register ``ablate``."""
+    from umi_lab.cli_types import non_negative_int, positive_int
+
     p = subparsers.add_parser("ablate", help="train + evaluate a grid of methods x seeds x benchmarks")
     p.add_argument("--data", default="",
                    help="training data folder: train_<role>.json files, or conversations in train.json "
@@ -310,11 +312,11 @@ def add_cli(subparsers) -> None:
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--model", default="tiny", help="'tiny', a local folder or a hub id already on disk")
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
     p.add_argument("--benchmarks", nargs="+", default=["toolworld-id:static", "toolworld-id:realtime"],
                    help="BENCHMARK[:static|realtime] as understood by 'evaluate'")
     p.add_argument("--schedule", help="training schedule preset (paper, lora, tiny)")
-    p.add_argument("--limit", type=int, help="evaluate at most this many tasks per benchmark")
+    p.add_argument("--limit", type=positive_int, help="evaluate at most this many tasks per benchmark")
     p.add_argument("--smoke", action="store_true", help="tiny budgets (also UMI_LAB_SMOKE=1)")
     p.add_argument("--no-report", action="store_true", help="skip the table and plots")
     p.set_defaults(func=_cmd)

@@ -71,6 +71,21 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (OSError, UnicodeDecodeError, RecursionError, MemoryError) as e:  # a reader or writer not yet located
+        print(f"error: {_describe(e)}", file=sys.stderr)
+        return 2
+
+
+def _describe(e: BaseException) -> str:
+    """One line for an input/output failure: the file when known, and what went wrong."""
+    if isinstance(e, OSError):
+        where = f"{e.filename}: " if e.filename is not None else ""
+        return f"{where}{e.strerror or type(e).__name__}"
+    if isinstance(e, UnicodeDecodeError):
+        return f"input is not UTF-8 text (byte {e.start}: {e.reason})"
+    if isinstance(e, RecursionError):
+        return "input nested too deeply to process (RecursionError)"
+    return "input too large to process in memory (MemoryError)"
 
 
 if __name__ == "__main__":

@@ -248,18 +248,20 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers) -> None:
     """Register ``replay-html`` and ``replay-app``."""
+    from umi_lab.cli_types import positive_int
+
     a = subparsers.add_parser("replay-app", help="serve the filterable replay widget as a Voila app (127.0.0.1)")
     a.add_argument("--trajectories", nargs="+", default=[],
                    help="RecordedTrajectory JSONL files (default: the gold dialogues alone)")
     a.add_argument("--gold", help="gold dialogues (default: data/toolworld/test_in_domain.json)")
-    a.add_argument("--port", type=int, default=8866)
-    a.add_argument("--limit", type=int, help="at most this many tasks")
+    a.add_argument("--port", type=positive_int, default=8866)
+    a.add_argument("--limit", type=positive_int, help="at most this many tasks")
     a.set_defaults(func=_cmd_app)
     p = subparsers.add_parser("replay-html", help="standalone HTML replay of recorded trajectories or dialogues")
     p.add_argument("--trajectories", nargs="+", required=True,
                    help="RecordedTrajectory JSONL or dialogue JSON/JSONL; several files are shown side by side")
     p.add_argument("--gold", help="gold dialogues (e.g. data/toolworld/test_in_domain.json)")
     p.add_argument("--out", required=True, help="output HTML page")
-    p.add_argument("--limit", type=int, help="at most this many tasks")
+    p.add_argument("--limit", type=positive_int, help="at most this many tasks")
     p.add_argument("--title", default="umi-lab trajectory replay")
     p.set_defaults(func=_cmd)

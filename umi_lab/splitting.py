@@ -366,6 +366,8 @@ def _cmd_split_data(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers: Any) -> None:
     """Register ``split`` (role datasets) and ``split-data`` (train/val/test dialogues)."""
+    from umi_lab.cli_types import non_negative_int
+
     p = subparsers.add_parser("split", help="conversations -> role datasets train_{backbone,planner,...}.json")
     p.add_argument("--input", required=True, help="conversations (.json list or .jsonl)")
     p.add_argument("--out", required=True, help="output folder")
@@ -378,6 +380,6 @@ def add_cli(subparsers: Any) -> None:
     s.add_argument("--input", required=True, help="conversations (.json list or .jsonl)")
     s.add_argument("--out", required=True, help="output folder (train.json, val.json, test.json)")
     s.add_argument("--fractions", type=float, nargs=3, default=[0.8, 0.1, 0.1], metavar=("TRAIN", "VAL", "TEST"))
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=non_negative_int, default=0)
     s.add_argument("--group-by", default="instruction", choices=("instruction", "tool"))
     s.set_defaults(func=_cmd_split_data)

@@ -286,15 +286,17 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers) -> None:
     """Register ``study``."""
+    from umi_lab.cli_types import non_negative_int, positive_int
+
     p = subparsers.add_parser("study", help="the whole study on the embedded default (data, training, "
                                             "evaluation, table, plots, replay)")
     p.add_argument("--smoke", action="store_true", help="small and fast (also UMI_LAB_SMOKE=1)")
     p.add_argument("--out", help="output folder (default runs/study, or runs/study-smoke)")
-    p.add_argument("--seeds", nargs="+", type=int)
+    p.add_argument("--seeds", nargs="+", type=non_negative_int)
     p.add_argument("--methods", nargs="+")
-    p.add_argument("--limit", type=int, help="evaluate at most this many tasks per benchmark")
+    p.add_argument("--limit", type=positive_int, help="evaluate at most this many tasks per benchmark")
     p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', a hub id or a local folder")
-    p.add_argument("--max-dialogues", "--max-samples", dest="max_dialogues", type=int,
+    p.add_argument("--max-dialogues", "--max-samples", dest="max_dialogues", type=non_negative_int,
                    help="training dialogues drawn (seeded, the same for every method; 0 = all)")
     p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data)")
     p.add_argument("--toolworld", help="ToolWorld data folder with its manifest.json (default: $UMI_LAB_TOOLWORLD, "

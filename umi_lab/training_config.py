@@ -26,6 +26,7 @@ from typing import Any
 from trl import SFTConfig
 
 from umi_lab.errors import DataError
+from umi_lab.io import read_text
 from umi_lab.methods import METHODS, get_method, with_init  # noqa: F401  (the registry owns method names)
 from umi_lab.protocol.prompts import FAMILIES, PromptStyle
 
@@ -281,10 +282,7 @@ _SMOKE: dict[str, Any] | None = None
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     """The raw mapping in a YAML (``.yaml``/``.yml``) or JSON config file; errors name the file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError("config file not found", file=str(path)) from None
+    text = read_text(path)  # missing file, directory, bad encoding: DataErrors naming the file
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
@@ -292,11 +290,15 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as e:
             raise DataError(f"invalid YAML: {e}", file=str(path)) from None
+        except RecursionError:
+            raise DataError("YAML nested too deeply to parse", file=str(path)) from None
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise DataError(f"invalid JSON at line {e.lineno}: {e.msg}", file=str(path)) from None
+        except RecursionError:
+            raise DataError("JSON nested too deeply to parse", file=str(path)) from None
     if not isinstance(data, dict):
         raise DataError("expected a mapping of config fields", file=str(path))
     return data

@@ -61,29 +61,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def add_cli(sub: Any) -> None:
     """Register ``evaluate`` (flags in the module doc)."""
+    from umi_lab.cli_types import positive_int
+
     p = sub.add_parser("evaluate", help="static or real-time evaluation of a trained run")
     p.add_argument("--run", required=True, help="run directory written by `train` or `import-run`")
     p.add_argument("--benchmark", required=True, choices=list(BENCHMARKS))
     p.add_argument("--mode", choices=("static", "realtime"), default=None,
                    help="default: static where the benchmark has it, else realtime")
-    p.add_argument("--limit", type=int, default=None, help="first N samples (static) or tasks (realtime)")
+    p.add_argument("--limit", type=positive_int, default=None, help="first N samples (static) or tasks (realtime)")
     p.add_argument("--smoke", action="store_true", help="at most 4 items, 16 new tokens, 2 steps")
     p.add_argument("--decoding", choices=DECODING_PROFILES, default="greedy",
                    help="decoding profile: greedy (default) or official (the α-UMi release's settings)")
     p.add_argument("--toolworld", default=None,
                    help="ToolWorld data folder (with manifest.json); default: the one the run trained on")
-    p.add_argument("--max-new-tokens", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-new-tokens", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--max-steps", type=positive_int, default=None)
     p.add_argument("--grouped", action="store_true", help="batch by role (set_adapter) instead of mixed batches")
     p.add_argument("--restart", action="store_true",
                    help="discard the partial results of an interrupted evaluation instead of resuming them")
-    p.add_argument("--checkpoint-every", type=int, default=None,
+    p.add_argument("--checkpoint-every", type=positive_int, default=None,
                    help="items per checkpointed chunk (default: 4 generation batches)")
     p.add_argument("--search", choices=STRATEGIES, default=None,
                    help="real time: chain (default, greedy chain) or dfsdt (the official tree search)")
-    p.add_argument("--search-width", type=int, default=None, help="DFSDT children per node (default 2)")
-    p.add_argument("--max-nodes", type=int, default=None, help="DFSDT steps per task (default 200, official)")
-    p.add_argument("--trials", type=int, default=None,
+    p.add_argument("--search-width", type=positive_int, default=None, help="DFSDT children per node (default 2)")
+    p.add_argument("--max-nodes", type=positive_int, default=None, help="DFSDT steps per task (default 200, official)")
+    p.add_argument("--trials", type=positive_int, default=None,
                    help="real time: sampled runs per task, recorded per trial for pass^k (needs sampling)")
     p.set_defaults(func=_cmd_evaluate)

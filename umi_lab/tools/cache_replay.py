@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.io import read_json
+from umi_lab.io import loads_json, read_json
 from umi_lab.protocol.dialogue import Dialogue, Tool, Turn
 from umi_lab.tools.registry import BAD_ARGUMENTS, NOT_IN_CACHE, OK, TOOL_ERROR, Observation, ToolRegistry
 
@@ -44,13 +44,16 @@ def normalise_arguments(arguments: str | dict | None) -> str:
     if arguments is None:
         return "{}"
     if isinstance(arguments, dict):
-        return json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        except (ValueError, TypeError, RecursionError):  # not JSON-able or nested too deeply: never raises
+            return "raw:" + repr(type(arguments))
     text = str(arguments).strip()
     if not text:
         return "{}"
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
+        value = loads_json(text, where="arguments")
+    except DataError:
         return "raw:" + re.sub(r"\s+", " ", text)
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -199,8 +202,8 @@ class CacheReplayRegistry(ToolRegistry):
 
 def _recorded_status(text: str) -> str:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
+        value = loads_json(text, where="observation")
+    except DataError:
         return OK
     if isinstance(value, dict) and value.get("error"):
         err = str(value["error"]).lower()

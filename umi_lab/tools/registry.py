@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from umi_lab.errors import DataError
+from umi_lab.io import loads_json
 from umi_lab.protocol.dialogue import Tool
 
 # Observation statuses. "ok" is success; everything else is a failure the agent can react to.
@@ -67,9 +69,9 @@ def parse_arguments(arguments: str | dict | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ArgumentError(f"invalid JSON in arguments: {e.msg} at position {e.pos}") from None
+        value = loads_json(text)
+    except DataError as e:  # invalid, too deeply nested or too big: a bad_arguments outcome, never a crash
+        raise ArgumentError(f"invalid JSON in arguments: {e.message}") from None
     if not isinstance(value, dict):
         raise ArgumentError(f"arguments must be a JSON object, got {type(value).__name__}")
     return value
@@ -172,5 +174,10 @@ class FunctionRegistry(ToolRegistry):
         except ArgumentError as e:
             return self.bad_arguments(name, str(e))
         except Exception as e:  # a crashed tool is an observation, not a crash of the agent
-            return Observation.make(TOOL_ERROR, error=f"{name} failed: {type(e).__name__}: {e}")
-        return result if isinstance(result, Observation) else Observation.make(OK, response=result)
+            return Observation.make(TOOL_ERROR, error=f"{name} failed: {type(e).__name__}: {str(e)[:2000]}")
+        if isinstance(result, Observation):
+            return result
+        try:
+            return Observation.make(OK, response=result)
+        except (ValueError, TypeError, RecursionError) as e:  # a response that is not JSON-able
+            return Observation.make(TOOL_ERROR, error=f"{name} failed: unserialisable response ({type(e).__name__})")

@@ -116,14 +116,16 @@ def _check(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers) -> None:
     """Register ``toolworld`` with its three subcommands."""
+    from umi_lab.cli_types import non_negative_int
+
     p = subparsers.add_parser("toolworld", help="offline tool world: generate data, list tools, check success")
     sub = p.add_subparsers(dest="toolworld_command", metavar="SUBCOMMAND", required=True)
     g = sub.add_parser("generate", help="write train / test_in_domain / test_out_of_domain dialogues")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=non_negative_int, default=0)
     g.add_argument("--out", required=True, help="output folder")
-    g.add_argument("--n-train", type=int, default=GenerateConfig.n_train)
-    g.add_argument("--n-test-id", type=int, default=GenerateConfig.n_test_id)
-    g.add_argument("--n-test-ood", type=int, default=GenerateConfig.n_test_ood)
+    g.add_argument("--n-train", type=non_negative_int, default=GenerateConfig.n_train)
+    g.add_argument("--n-test-id", type=non_negative_int, default=GenerateConfig.n_test_id)
+    g.add_argument("--n-test-ood", type=non_negative_int, default=GenerateConfig.n_test_ood)
     g.set_defaults(func=_generate)
     m = sub.add_parser("manifest", help="write the manifest.json of an existing folder (verified by regenerating)")
     m.add_argument("folder")
@@ -138,6 +140,6 @@ def add_cli(subparsers) -> None:
     c = sub.add_parser("check", help="judge gold dialogues (replayed) or recorded trajectories")
     c.add_argument("--data", required=True, help="a ToolWorld split file with task objects")
     c.add_argument("--trajectories", default=None, help="recorded trajectories (JSONL) to judge")
-    c.add_argument("--seed", type=int, default=0, help="the world seed the data was generated with")
+    c.add_argument("--seed", type=non_negative_int, default=0, help="the world seed the data was generated with")
     c.add_argument("--out", default=None, help="write per-dialogue results here (JSON)")
     c.set_defaults(func=_check)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from umi_lab.errors import DataError
+from umi_lab.io import loads_json
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord
 from umi_lab.protocol.grammar import Decision, parse_call
 from umi_lab.protocol.records import turn_infos
@@ -120,8 +121,8 @@ def parse_caller(value: str) -> tuple[str, str]:
 
 def _observation_ok(text: str) -> tuple[bool, str, str]:
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
+        obj = loads_json(text, where="observation")
+    except DataError:
         return False, "observation is not ToolBench JSON", ""
     if not isinstance(obj, dict) or "error" not in obj:
         return False, "observation has no error field", ""
@@ -138,9 +139,9 @@ def dialogue_calls(dialogue: Dialogue, steps: list[StepRecord] | tuple = ()) -> 
             continue
         name, raw = info.tool or "", info.arguments or ""
         try:
-            args = json.loads(raw) if raw else {}
+            args = loads_json(raw, where="arguments") if raw else {}
             args = args if isinstance(args, dict) else None
-        except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder allows
+        except (DataError, ValueError, RecursionError):  # not JSON, or nested too deep
             args = None
         if i + 1 < len(turns) and turns[i + 1].role == "observation":
             ok, err, digest = _observation_ok(turns[i + 1].value)
