@@ -8,6 +8,7 @@ import sys
 import typing
 from typing import Any
 
+from umi_lab.cli_types import finite_float, non_negative_int
 from umi_lab.methods import METHODS
 from umi_lab.training_config import GLPFTConfig, LoRASettings, StageSchedule, read_config_file
 
@@ -38,6 +39,7 @@ def _scalar_type(tp) -> type | None:
     return tp if tp in (str, int, float, bool) else (args[0] if len(args) == 1 else None)
 
 
+
 def _bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
@@ -55,7 +57,10 @@ def _add_fields(p, cls, prefix: str, dest: str, skip=()) -> None:
             continue
         flag = f"--{prefix}{f.name.replace('_', '-')}"
         extra = {"nargs": "?", "const": True} if kind is bool else {}  # `--smoke` alone means true
-        p.add_argument(flag, dest=f"{dest}{f.name}", type=_bool if kind is bool else kind, default=None,
+        parse = {bool: _bool, float: finite_float, str: str}.get(kind, non_negative_int)
+        if kind is int and f.name == "max_steps":  # TRL's -1 means "no step limit"
+            parse = int
+        p.add_argument(flag, dest=f"{dest}{f.name}", type=parse, default=None,
                        metavar=kind.__name__.upper(),
                        help=f"{HELP.get(f.name, '') if not prefix else ''} (config field {prefix}{f.name})".strip(),
                        **extra)
