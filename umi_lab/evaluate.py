@@ -247,25 +247,27 @@ def predict_static(models: RoleModels, samples: list[dict[str, Any]], settings: 
         summarizer_input,
     )
 
-    style = models.style
+    def prompt(s: dict, text: str) -> str:  # the run's PromptStyle, as at training time
+        return models.style.model_prompt(text, tools=s.get("tools"), tokenizer=models.tokenizer)
+
     out = [dict(s) for s in samples]
     if models.method == "single_llm" or ("backbone" in models.role_map and "planner" not in models.role_map):
-        prompts = [style.model_prompt(_role_input("backbone", s)) for s in out]
+        prompts = [prompt(s, _role_input("backbone", s)) for s in out]
         gens = models.generate(prompts, ["backbone"] * len(out), settings)
         for s, g in zip(out, gens):
             s.update(backbone_output=g.text, predictions=backbone_prediction(g.text),
                      tokens={"prompt": g.prompt_tokens, "generated": g.generated_tokens, "truncated": g.truncated})
         return out
-    gens = models.generate([style.model_prompt(s["model_input"]) for s in out], ["planner"] * len(out), settings)
+    gens = models.generate([prompt(s, s["model_input"]) for s in out], ["planner"] * len(out), settings)
     second: list[tuple[int, str, str]] = []
     for k, (s, g) in enumerate(zip(out, gens)):
         decision, cut = planner_decision(clean_candidate(g.text))
         s.update(planner_output=g.text, tokens={"prompt": g.prompt_tokens, "generated": g.generated_tokens,
                                                  "truncated": g.truncated})
         if decision == "caller":
-            second.append((k, "caller", style.model_prompt(caller_input(s, cut))))
+            second.append((k, "caller", prompt(s, caller_input(s, cut))))
         elif decision == "conclusion":
-            second.append((k, "summarizer", style.model_prompt(summarizer_input(s, cut))))
+            second.append((k, "summarizer", prompt(s, summarizer_input(s, cut))))
     gens2 = models.generate([p for _, _, p in second], [r for _, r, _ in second], settings) if second else []
     for (k, role, _), g in zip(second, gens2):
         out[k][f"{role}_output"] = g.text

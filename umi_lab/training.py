@@ -88,7 +88,8 @@ def encode_sample(sample: dict, tokenizer, *, style: PromptStyle, max_length: in
     >>> ids, flags = encode_sample({"input": "x assistant: ", "target": "hi"}, tok, style=PromptStyle(),
     ...                            max_length=64)  # doctest: +SKIP
     """
-    prompt = tokenizer(style.model_prompt(sample["input"]), add_special_tokens=False, verbose=False)["input_ids"]
+    text = style.model_prompt(sample["input"], tools=sample.get("tools"), tokenizer=tokenizer)
+    prompt = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
     target = tokenizer(sample["target"], add_special_tokens=False, verbose=False)["input_ids"]
     eos = tokenizer.eos_token_id
     if not target or target[-1] != eos:
