@@ -53,7 +53,9 @@ class TinySpec:
     num_layers: int = 4
     num_heads: int = 4
     intermediate_size: int = 512
-    context: int = 1024
+    # 1,536: with compact tool docs no ToolWorld prompt is cut (benchmarks/results/context_fit.json:
+    # longest prompt 1,167 tokens; at 768, 22-52 % of backbone/planner/caller prompts were cut)
+    context: int = 1536
     steps: int = 300
     batch_size: int = 8
     seq_len: int = 256

@@ -57,7 +57,7 @@ class StudyConfig:
     gsm8k: bool = False
     eval_limit: int | None = 40
     schedule: str = "tiny"
-    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_samples": 200, "max_length": 768})
+    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_samples": 200, "max_length": 1280, "prompt_style": {"compact_docs": True}})
 
     @classmethod
     def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:
