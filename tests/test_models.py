@@ -80,3 +80,18 @@ def test_smollm2_135m_loads_and_answers():
     enc = tok(prompt, add_special_tokens=False, return_tensors="pt")
     gen = model.generate(**enc, max_new_tokens=12, do_sample=False)
     assert "Paris" in tok.decode(gen[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_zero_shot_run_serves_the_untrained_model_through_its_chat_template(small_gguf, tmp_path):
+    from umi_lab.models import convert_gguf, zero_shot_run
+    from umi_lab.serving import GenerationSettings, RoleModels
+
+    folder = convert_gguf(small_gguf[0], tmp_path / "model")
+    run = zero_shot_run(tmp_path / "run", str(folder), compact_docs=True)
+    models = RoleModels.from_run(run, device="cpu")
+    tools = [{"Name": "t", "function": "Does t.", "input": {}}]
+    prompt = models.prompt("planner", tools, "user: hello</s>")
+    assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_start|>assistant\n")
+    assert "t: Does t. Input: {}" in prompt
+    (gen,) = models.generate([prompt], ["planner"], GenerationSettings(max_new_tokens=4))
+    assert gen.generated_tokens >= 1

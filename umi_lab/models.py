@@ -167,3 +167,33 @@ def resolve_gguf_model(name: str) -> Path:
     entry = GGUF_MODELS[name]
     _require_gguf(entry.install)
     return convert_gguf(packaged_gguf(name), name=name)
+
+
+def zero_shot_run(run_dir: str | os.PathLike, model: str = "smollm2-135m", *, chat_template: bool = True,
+                  compact_docs: bool = False, family: str = "toolbench") -> Path:
+    """A run folder serving an *untrained* model for every role (Single-LLM format), for a zero-shot row.
+
+    ``models/backbone`` links to the resolved model folder; ``config.json`` records the prompt style
+    (by default the model's own chat template), so ``RoleModels.from_run`` and evaluation use it as any run.
+
+    >>> run = zero_shot_run("runs/smollm2-zero-shot")  # doctest: +SKIP
+    >>> RoleModels.from_run(run).prompt("backbone", tools, "user: hi</s>")[:12]  # doctest: +SKIP
+    '<|im_start|>'
+    """
+    from umi_lab.backbone import resolve_model
+
+    run = Path(run_dir)
+    path = Path(resolve_model(model)).resolve()
+    if not path.is_dir():
+        raise DataError("a zero-shot run needs a local model folder (a registered name or a folder)", file=str(path))
+    (run / "models").mkdir(parents=True, exist_ok=True)
+    link = run / "models" / "backbone"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(path, target_is_directory=True)
+    write_json(run / "config.json", {
+        "method": "single_llm", "model": model, "model_name_or_path": str(path), "lora": {"enabled": False},
+        "prompt_style": {"system_prefix": True, "compact_docs": compact_docs, "chat_template": chat_template},
+        "family": family, "seed": 0, "zero_shot": True})
+    (run / "status").write_text("done\n")
+    return run
