@@ -267,7 +267,10 @@ def _cmd(args: argparse.Namespace) -> int:
     if args.limit:
         cfg.eval_limit = args.limit
     if args.model:
+        from umi_lab.backbone import MODEL_PROMPT_STYLES
+
         cfg.model = args.model
+        cfg.extra_train = {**cfg.extra_train, "prompt_style": MODEL_PROMPT_STYLES.get(args.model, {})}
     if args.max_samples is not None:
         cfg.extra_train = {**cfg.extra_train, "max_samples": args.max_samples or None}
     if args.gsm8k:
@@ -286,7 +289,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seeds", nargs="+", type=int)
     p.add_argument("--methods", nargs="+")
     p.add_argument("--limit", type=int, help="evaluate at most this many tasks per benchmark")
-    p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', a hub id or a local folder")
+    p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', 'smollm2-135m' (chat template), "
+                                         "a hub id or a local folder")
     p.add_argument("--max-samples", type=int, help="training samples per role (0 = all)")
     p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data)")
     p.set_defaults(func=_cmd)

@@ -584,7 +584,7 @@ def add_cli(subparsers) -> None:
     """Register ``train``: ``python -m umi_lab train --method alpha_umi --model tiny --data DIR --out RUN``."""
     p = subparsers.add_parser("train", help="GLPFT (alpha_umi) and baseline training with TRL + LoRA")
     p.add_argument("--method", choices=METHODS, default=None)
-    p.add_argument("--model", default=None, help="hub id, local folder, 'tiny' or 'tiny-test'")
+    p.add_argument("--model", default=None, help="hub id, local folder, 'tiny', 'tiny-test' or 'smollm2-135m'")
     p.add_argument("--data", default=None, help="folder with train.json or train_<role>.json")
     p.add_argument("--out", default=None, help="run directory")
     p.add_argument("--config", default=None, help="YAML/JSON config file (see umi_lab/configs/)")
