@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from umi_lab.context_fit import tiny_tokenizer, truncation_report
-from umi_lab.prompts import PromptStyle
+from umi_lab.protocol.prompts import PromptStyle
 from umi_lab.training import load_role_data
 
 ROLES = ("backbone", "planner", "caller", "summarizer")

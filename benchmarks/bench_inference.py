@@ -73,9 +73,9 @@ def toolworld_test_file() -> Path | None:
 def load_workload(source: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
     """``(description, requests)``: per static sample a planner request and, unless the reference is a
     give-up, a caller or summarizer request. ``limit`` caps the number of samples (0 = all)."""
-    from umi_lab.prompts import DEFAULT_STYLE
+    from umi_lab.protocol.dialogue import load_dialogues
+    from umi_lab.protocol.prompts import DEFAULT_STYLE
     from umi_lab.static_eval import caller_input, static_samples, summarizer_input
-    from umi_lab.trajectory import load_dialogues
 
     if source == "auto":
         source = "toolworld" if toolworld_test_file() is not None else "ood"

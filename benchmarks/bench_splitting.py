@@ -27,7 +27,7 @@ import common
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root
-from umi_lab.trajectory import Dialogue, Turn, load_dialogues
+from umi_lab.protocol.dialogue import Dialogue, Turn, load_dialogues
 
 NAIVE_NAMES = ("split_roles_naive", "naive_split_roles")
 TARGETS = {"speedup_min": 5.0, "slope_ours_max": 1.2}

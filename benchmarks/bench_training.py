@@ -140,7 +140,7 @@ def to_dataset(samples: list[dict[str, str]], tokenizer, max_length: int, rows: 
 
     from datasets import Dataset
 
-    from umi_lab.prompts import DEFAULT_STYLE
+    from umi_lab.protocol.prompts import DEFAULT_STYLE
 
     if not samples:
         raise SystemExit("error: no role samples to train on")

@@ -52,8 +52,8 @@ def train_example_folder() -> Path | None:
 
 def from_toolworld(path: str | os.PathLike = TOOLWORLD_TRAIN) -> dict[str, list[dict[str, str]]]:
     """Split ToolWorld training dialogues into role samples with the project's splitter."""
+    from umi_lab.protocol.dialogue import load_dialogues
     from umi_lab.splitting import split_roles
-    from umi_lab.trajectory import load_dialogues
 
     split = split_roles(load_dialogues(path))
     roles = getattr(split, "roles", split)

@@ -82,7 +82,7 @@ The same conversation seen by each role: the planner's sample ends at `assistant
 the planner's thought, the summarizer's only the history. The backbone (stage 1 of GLPFT, and the
 Single-LLM baseline) predicts thought and action in one go.
 """),
-    code("""from umi_lab.trajectory import load_dialogues
+    code("""from umi_lab.protocol.dialogue import load_dialogues
 
 world = load_dialogues(f"{info['toolworld']}/train.json")
 print(world[0].instruction)

@@ -14,16 +14,14 @@ from umi_lab.agent import (
     MultiLLMAgent,
     SingleLLMAgent,
     make_agent,
-    parse_backbone,
-    parse_call,
-    planner_step,
     trajectory_stats,
 )
-from umi_lab.prompts import PromptStyle, role_input
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn
+from umi_lab.protocol.grammar import parse_backbone, parse_call, parse_decision
+from umi_lab.protocol.prompts import PromptStyle, role_input
 from umi_lab.serving import Generation, GenerationSettings, RoleModels, build_random_run
 from umi_lab.tools.cache_replay import CacheReplay
 from umi_lab.tools.calculator import CalculatorRegistry
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, Turn
 
 
 class Scripted:
@@ -149,14 +147,20 @@ def test_multitask_mode_uses_the_role_loop():
     assert traj.outcome == "conclusion" and [s.role for s in traj.steps] == ["planner", "summarizer"]
 
 
+def _call(text):
+    p = parse_call(text)
+    return p.tool, p.arguments, p.error
+
+
 def test_parsers_golden():
-    assert parse_call("Action: f\nAction Input: {\"a\": 1}") == ("f", '{"a": 1}', None)
-    assert parse_call("Action: `f`") == ("f", "{}", None)
-    assert parse_call("Action Input: {}\nAction: g") == ("g", "{}", None)
-    assert parse_call("Action:\nAction Input: {}") == (None, "{}", "parse: empty Action")
-    assert planner_step("x Next: give up. y") == ("give up", "x Next: give up.", None)
-    assert parse_backbone("hmm")["kind"] == "invalid"
-    assert parse_backbone("a\nAction: f\nAction Input: {}\nconclusion: 3")["answer"] == "3"
+    assert _call("Action: f\nAction Input: {\"a\": 1}") == ("f", '{"a": 1}', None)
+    assert _call("Action: `f`") == ("f", "{}", None)
+    assert _call("Action Input: {}\nAction: g") == ("g", "{}", None)
+    assert _call("Action:\nAction Input: {}") == (None, "{}", "empty Action")
+    p = parse_decision("x Next: give up. y")
+    assert (p.decision, p.text, p.error) == ("give_up", "x Next: give up.", None)
+    assert parse_backbone("hmm").decision == "invalid"
+    assert parse_backbone("a\nAction: f\nAction Input: {}\nconclusion: 3").answer == "3"
 
 
 PIECES = list("ab :{}\"\n.") + ["Action:", "Action Input:", "Next: caller.", "Next: conclusion.", "Next: give up.",
@@ -167,10 +171,10 @@ texts = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
 @given(st.text(max_size=200))
 @settings(max_examples=200, deadline=None)
 def test_parsers_never_crash_on_arbitrary_text(text):
-    name, args, err = parse_call(text)
+    name, args, err = _call(text)
     assert (name is None) == (err is not None) and isinstance(args, str)
-    assert parse_backbone(text)["kind"] in ("call", "conclusion", "give_up", "invalid")
-    assert planner_step(text)[0] in ("caller", "conclusion", "give up")
+    assert parse_backbone(text).decision in ("caller", "conclusion", "give_up", "invalid")
+    assert parse_decision(text).decision in ("caller", "conclusion", "give_up", "invalid")
 
 
 @given(st.lists(texts, min_size=1, max_size=4), st.lists(texts, min_size=1, max_size=4),

@@ -19,7 +19,7 @@ import bench_splitting  # noqa: E402
 import common  # noqa: E402
 
 from umi_lab.errors import DataError  # noqa: E402
-from umi_lab.trajectory import Dialogue  # noqa: E402
+from umi_lab.protocol.dialogue import Dialogue  # noqa: E402
 
 HEADER_KEYS = {"benchmark", "date_utc", "command", "device", "versions", "cpu_under_load"}
 
@@ -132,7 +132,7 @@ def test_loglog_slope_golden():
 
 
 def test_long_dialogue_is_valid_and_exact(shared_data):
-    from umi_lab.trajectory import load_dialogues
+    from umi_lab.protocol.dialogue import load_dialogues
 
     template = load_dialogues(shared_data / "alpha_umi_toolbench" / "test" / "out_of_domain.json")[0]
     for n in (3, 4, 5, 6, 64, 257):

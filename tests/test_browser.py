@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord
 
 pytestmark = pytest.mark.browser
 

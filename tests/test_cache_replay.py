@@ -7,6 +7,7 @@ import json
 import pytest
 
 from umi_lab.errors import DataError
+from umi_lab.protocol.dialogue import Tool
 from umi_lab.tools.cache_replay import (
     CacheReplay,
     CacheReplayRegistry,
@@ -15,7 +16,6 @@ from umi_lab.tools.cache_replay import (
     tool_document,
 )
 from umi_lab.tools.registry import NOT_IN_CACHE, UNKNOWN_TOOL
-from umi_lab.trajectory import Tool
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from umi_lab.prompts import PromptStyle, render_docs, render_docs_compact, role_input
+from umi_lab.protocol.prompts import PromptStyle, render_docs, render_docs_compact, role_input
 
 TOOLS = [{"Name": "convert_for_money", "function": 'This is the subfunction for tool "money", you can use this '
           'tool.The description of this function is: "Convert an amount."', "input": {"amount": "number, required"}},

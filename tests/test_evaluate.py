@@ -17,11 +17,11 @@ from umi_lab.evaluate import (
     static_benchmark_samples,
 )
 from umi_lab.io import write_json
-from umi_lab.prompts import PromptStyle, history_string, role_input
+from umi_lab.protocol.dialogue import Turn, load_dialogues
+from umi_lab.protocol.prompts import PromptStyle, history_string, role_input
 from umi_lab.serving import Generation, build_random_run
 from umi_lab.splitting import backbone_target
 from umi_lab.static_eval import caller_input, summarizer_input
-from umi_lab.trajectory import Turn, load_dialogues
 
 
 class Oracle:

@@ -15,8 +15,8 @@ from umi_lab.plots import (
     read_loss_history,
     token_lengths,
 )
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory
 from umi_lab.tables import TIDY_COLUMNS
-from umi_lab.trajectory import Dialogue, RecordedTrajectory
 
 
 def _check_outputs(paths):

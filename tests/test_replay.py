@@ -5,8 +5,8 @@ import pytest
 
 from umi_lab.cli import main
 from umi_lab.errors import DataError
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord
 from umi_lab.replay import export_replay_html, render_page, replay_data
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord
 from umi_lab.widgets import load_tracks
 
 HOSTILE = "</script><script>alert(1)</script>"
@@ -22,7 +22,8 @@ def _traj(method, task_id, decision_tool):
                           {"from": "observation", "value": HOSTILE},
                           {"from": "assistant", "value": "done. Next: conclusion."},
                           {"from": "conclusion", "value": f"answer {HOSTILE}"}]})
-    return RecordedTrajectory(task_id, method, d, [StepRecord("planner", "x", 5, 3, 0.1)], "conclusion")
+    return RecordedTrajectory(task_id, method, d, [StepRecord("planner", "think & act. Next: caller.", 5, 3, 0.1)],
+                              "conclusion")
 
 
 def _write(path, trajs):
@@ -60,6 +61,12 @@ def test_gold_column_and_marks(tmp_path):
     cols = data["tasks"][0]["columns"]
     assert [c["label"] for c in cols] == ["single_llm", "gold"]
     assert "gold: lookup" in cols[0]["turns"][2] and "= gold" in cols[0]["turns"][1]
+    # a planner output recorded as invalid is shown as such and never marked "= gold"
+    bad = _traj("single_llm", "t1", "lookup")
+    bad.steps = [StepRecord("planner", "think & act.", decision="invalid")]
+    cols = replay_data(load_tracks([bad]), [], gold)["tasks"][0]["columns"]
+    assert "= gold" not in cols[0]["turns"][1] and "gold: caller" in cols[0]["turns"][1]
+    assert "invalid (acted as caller)" in cols[0]["turns"][1]
     assert cols[1]["footer"] == '<div class="umi-meta">end of dialogue</div>'
     with pytest.raises(DataError, match="nothing to replay"):
         render_page({"tasks": []})

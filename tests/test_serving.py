@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from umi_lab.errors import DataError
-from umi_lab.prompts import PromptStyle, role_input
+from umi_lab.protocol.prompts import PromptStyle, role_input
 from umi_lab.serving import GenerationSettings, RoleModels, build_random_run
 
 TOOLS = [{"Name": "get_weather", "function": "Current weather of a city.", "input": {"city": "string, the city"}}]

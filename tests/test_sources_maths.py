@@ -6,11 +6,11 @@ import json
 import pytest
 
 from umi_lab.errors import DataError
+from umi_lab.protocol.dialogue import Dialogue, load_dialogues
 from umi_lab.sources import gsm8k, maths
 from umi_lab.sources.gsm8k import Gsm8kConfig, convert_gsm8k, load_gsm8k, solution_steps
 from umi_lab.sources.maths import convert_tora, last_boxed, load_math, load_tora, math_tasks, split_tora
 from umi_lab.static_eval import evaluate_predictions, static_samples
-from umi_lab.trajectory import Dialogue, load_dialogues
 
 
 def _run(register, argv):

@@ -6,7 +6,8 @@ import pytest
 
 from umi_lab import splitting
 from umi_lab.cli import main
-from umi_lab.prompts import FAMILIES, ROLES, history_string, role_input, role_renderer
+from umi_lab.protocol.dialogue import Dialogue, Turn, load_dialogues
+from umi_lab.protocol.prompts import FAMILIES, ROLES, history_string, role_input, role_renderer
 from umi_lab.splitting import (
     ROLE_SETS,
     backbone_target,
@@ -14,7 +15,6 @@ from umi_lab.splitting import (
     split_roles,
     split_roles_naive,
 )
-from umi_lab.trajectory import Dialogue, Turn, load_dialogues
 
 EXAMPLE = "alpha_umi_toolbench/train-example"
 OOD = "alpha_umi_toolbench/test/out_of_domain.json"

@@ -12,7 +12,8 @@ import pytest
 
 from umi_lab import cli
 from umi_lab.errors import DataError
-from umi_lab.prompts import role_input
+from umi_lab.protocol.dialogue import load_dialogues
+from umi_lab.protocol.prompts import role_input
 from umi_lab.static_eval import (
     caller_input,
     clean_candidate,
@@ -25,7 +26,6 @@ from umi_lab.static_eval import (
     static_samples,
     summarizer_input,
 )
-from umi_lab.trajectory import load_dialogues
 
 FIX = Path(__file__).parent / "fixtures" / "static_eval"
 METRICS = ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "f1", "rouge")
@@ -55,7 +55,8 @@ def test_parse_step_all_plans():
 def test_planner_decision_and_composition():
     assert planner_decision("A. Next: give up. tail") == ("give up", "A. Next: give up.")
     assert planner_decision("B. Next: conclusion. Next: caller.") == ("conclusion", "B. Next: conclusion.")
-    assert planner_decision("no mark") == ("caller", "no markNext: caller.")
+    assert planner_decision("no mark", "official") == ("caller", "no markNext: caller.")  # official inference
+    assert planner_decision("no mark") == ("caller", "no mark Next: caller.")  # invalid, acted on as caller
     assert clean_candidate(": x") == "x" and clean_candidate(" . ") == "none" and clean_candidate("") == "none"
     assert compose_prediction("Stop. Next: give up. more") == "Stop. Next: give up."
     assert compose_prediction("Done. Next: conclusion.", summarizer_out="42") == \

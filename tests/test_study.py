@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from umi_lab.io import write_json, write_jsonl
+from umi_lab.protocol.dialogue import load_dialogues
 from umi_lab.study import StudyConfig, prepare_data, run_study
-from umi_lab.trajectory import load_dialogues
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from umi_lab.errors import DataError
+from umi_lab.protocol.dialogue import load_dialogues
 from umi_lab.sources import toolalpaca
 from umi_lab.sources.toolalpaca import (
     api_cases,
@@ -15,7 +16,6 @@ from umi_lab.sources.toolalpaca import (
     toolalpaca_samples,
 )
 from umi_lab.static_eval import evaluate_predictions, parse_step
-from umi_lab.trajectory import load_dialogues
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from umi_lab.protocol.dialogue import DECISIONS, TURN_ROLES, load_dialogues
 from umi_lab.toolworld import ToolWorld, check_success
 from umi_lab.toolworld.apis import API_BY_NAME
 from umi_lab.toolworld.cli import add_cli, replay_mismatches
 from umi_lab.toolworld.dataset import SPLIT_FILES, GenerateConfig, dumps, generate
 from umi_lab.toolworld.generator import HELD_OUT_CATEGORY, HELD_OUT_TOOLS, is_held_out, request_of
-from umi_lab.trajectory import DECISIONS, TURN_ROLES, load_dialogues
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "toolworld"
@@ -188,7 +188,7 @@ def test_tools_cli_lists_apis(capsys):
 
 def test_check_cli_judges_recorded_trajectories(tmp_path, capsys, committed):
     from umi_lab.errors import DataError
-    from umi_lab.trajectory import RecordedTrajectory, Turn, save_trajectories
+    from umi_lab.protocol.dialogue import RecordedTrajectory, Turn, save_trajectories
 
     gold = committed["test_in_domain"][:3]
     wrong = load_dialogues(DATA / "test_in_domain.json")[1]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from umi_lab.errors import DataError
+from umi_lab.protocol.dialogue import Dialogue, Turn, load_dialogues
 from umi_lab.toolworld import ToolWorld, check_success
 from umi_lab.toolworld.success import dialogue_calls, fact_in, normalise_fact, normalise_text, parse_caller
-from umi_lab.trajectory import Dialogue, Turn, load_dialogues
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "toolworld"
 

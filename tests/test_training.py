@@ -11,7 +11,7 @@ from transformers import TrainerCallback
 from umi_lab import cli
 from umi_lab.backbone import build_tiny, load_backbone
 from umi_lab.errors import DataError
-from umi_lab.prompts import DEFAULT_STYLE, PromptStyle
+from umi_lab.protocol.prompts import DEFAULT_STYLE, PromptStyle
 from umi_lab.training import (
     GLPFTConfig,
     LossRecorder,

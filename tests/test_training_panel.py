@@ -6,7 +6,7 @@ import pytest
 from small_gguf import make_small_gguf
 
 from umi_lab.io import write_json
-from umi_lab.prompts import render_docs_compact, role_input
+from umi_lab.protocol.prompts import render_docs_compact, role_input
 
 TOOLS = [{"Name": "convert_for_money", "function": 'This is the subfunction for tool "money", you can use this '
           'tool.The description of this function is: "Convert an amount."', "input": {"amount": "number, required"}}]
@@ -46,6 +46,7 @@ def test_every_panel_value_reaches_the_trainer(tmp_path, monkeypatch):
     pytest.importorskip("trl")
     pytest.importorskip("gguf")
     import trl
+
     from umi_lab.models import convert_gguf
     from umi_lab.widgets import TrainingPanel
 

@@ -5,9 +5,7 @@ import json
 import pytest
 
 from umi_lab.errors import DataError
-from umi_lab.sources.toolbench import stage1_from_answers
-from umi_lab.splitting import split_roles
-from umi_lab.trajectory import (
+from umi_lab.protocol.dialogue import (
     Dialogue,
     RecordedTrajectory,
     StepRecord,
@@ -17,6 +15,8 @@ from umi_lab.trajectory import (
     save_dialogues,
     save_trajectories,
 )
+from umi_lab.sources.toolbench import stage1_from_answers
+from umi_lab.splitting import split_roles
 
 GOOD = {"tools": [{"Name": "add_for_calc", "function": "adds", "input": {"a": "number, "}}],
         "instruction": "add 1 and 2", "id": "t-1", "split": "train",

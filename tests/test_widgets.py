@@ -3,7 +3,7 @@ import json
 import pytest
 
 from umi_lab.errors import DataError
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord, Turn, load_dialogues
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Turn, load_dialogues
 from umi_lab.widgets import (
     ReplayTrack,
     TrajectoryReplayer,

@@ -9,8 +9,13 @@ built). ``SingleLLMAgent`` runs the backbone format (one model writes thought + 
 or ``conclusion: <answer>`` / ``conclusion: give up.``), or the multitask model (one adapter prompted as
 each role, i.e. the multi-LLM loop on a single adapter).
 
-Every model call becomes a ``StepRecord`` (role, raw output, prompt/generated tokens, latency, error).
-Malformed generations never crash the loop: they are recorded as ``error="parse: ..."`` and counted;
+Every model call becomes a ``StepRecord`` (role, raw output, prompt/generated tokens, latency, error) with
+what the protocol read from it (``decision``, ``tool``, ``arguments``, ``parse_error``; the grammar is
+``umi_lab.protocol.grammar``, the agent parses nothing itself). Malformed generations never crash the loop:
+they are recorded as ``error="parse: ..."`` and counted. An unparseable planner output is recorded as
+``decision="invalid"`` and acted on as a caller decision (``grammar.INVALID_ACTS_AS``, as the official
+inference does); an unparseable backbone output is recorded as ``invalid`` and answered with a
+bad-arguments observation;
 unknown tools and bad arguments go to the registry, whose uniform observations are counted too.
 
 ``run_batch(tasks, env_factory)`` advances all unfinished tasks one model call per round, sending the
@@ -24,17 +29,26 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from umi_lab.prompts import history_string
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
+from umi_lab.protocol.grammar import (
+    Decision,
+    Parsed,
+    acted_decision,
+    compose_call,
+    compose_planner,
+    parse_backbone,
+    parse_call,
+    parse_conclusion,
+    parse_decision,
+)
+from umi_lab.protocol.prompts import backbone_history, history_string
 from umi_lab.serving import Generation, GenerationSettings
-from umi_lab.static_eval import DECISION_MARKS, clean_candidate
 from umi_lab.tools.registry import BAD_ARGUMENTS, TOOL_ERROR, UNKNOWN_TOOL, Observation, ToolRegistry
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
 
 OUTCOMES = ("conclusion", "give_up", "step_limit", "repetition", "error")
 
@@ -62,102 +76,6 @@ class AgentConfig:
             raise ValueError("max_steps must be >= 1 and repeat_limit >= 2")
 
 
-# ------------------------------------------------------------------------------------------------ parsing
-_ACTION = re.compile(r"Action\s*:")
-_INPUT = re.compile(r"Action\s+Input\s*:")
-
-
-def parse_call(text: str) -> tuple[str | None, str, str | None]:
-    """Parse ``Action: name\\nAction Input: args`` → ``(name, arguments, error)``; never raises.
-
-    The last ``Action:`` counts; arguments default to ``{}``; a missing or empty name gives
-    ``(None, args, "parse: ...")``.
-
-    >>> parse_call("Action: get_weather\\nAction Input: {\\"city\\": \\"Oslo\\"}</s>")
-    ('get_weather', '{"city": "Oslo"}', None)
-    >>> parse_call("I think so")[2]
-    'parse: no Action'
-    """
-    text = str(text).split("</s>")[0]
-    actions = list(_ACTION.finditer(text))
-    if not actions:
-        inputs = list(_INPUT.finditer(text))
-        args = text[inputs[-1].end():].strip() if inputs else "{}"
-        return None, args or "{}", "parse: no Action"
-    rest = text[actions[-1].end():]
-    m = _INPUT.search(rest)
-    if m:
-        name, args = rest[:m.start()], rest[m.end():]
-    else:
-        name, args = rest, ""
-        inputs = list(_INPUT.finditer(text[:actions[-1].start()]))
-        if inputs:  # "Action Input: ..." written before "Action: ..."
-            args = text[inputs[-1].end():actions[-1].start()]
-    name = name.strip().splitlines()[0].strip().strip("`'\"").strip() if name.strip() else ""
-    args = args.strip() or "{}"
-    if not name:
-        return None, args, "parse: empty Action"
-    return name, args, None
-
-
-def parse_backbone(text: str) -> dict[str, Any]:
-    """Parse a single-LLM (backbone) output; never raises.
-
-    Returns ``{"kind": "call"|"conclusion"|"give_up"|"invalid", "thought", "action", "arguments", "answer",
-    "error"}``.
-
-    >>> parse_backbone("It is sunny.\\nconclusion: sunny")["answer"]
-    'sunny'
-    >>> parse_backbone("Check.\\nAction: f\\nAction Input: {}")["action"]
-    'f'
-    >>> parse_backbone("conclusion: give up.")["kind"]
-    'give_up'
-    """
-    text = str(text).split("</s>")[0]
-    out: dict[str, Any] = {"kind": "invalid", "thought": text.strip(), "action": None, "arguments": "{}",
-                           "answer": None, "error": None}
-    low = text.lower()
-    concl = low.rfind("conclusion:")
-    act = [m.start() for m in _ACTION.finditer(text)]
-    if concl >= 0 and (not act or concl > act[-1]):
-        answer = text[concl + len("conclusion:"):].strip()
-        out["thought"] = text[:concl].strip()
-        if answer.lower().rstrip(".").strip() in ("give up", "i give up"):
-            out["kind"] = "give_up"
-        else:
-            out.update(kind="conclusion", answer=clean_candidate(answer))
-        return out
-    if "next: give up" in low:
-        out.update(kind="give_up", thought=text[:low.index("next: give up")].strip())
-        return out
-    name, args, err = parse_call(text)
-    starts = [m.start() for m in _ACTION.finditer(text)] + [m.start() for m in _INPUT.finditer(text)]
-    out["thought"] = text[:min(starts)].strip() if starts else text.strip()
-    if err:
-        out["error"] = err
-        out["arguments"] = args
-        return out
-    out.update(kind="call", action=name, arguments=args)
-    return out
-
-
-def planner_step(output: str) -> tuple[str, str, str | None]:
-    """The planner's decision, its turn text (cut after the mark) and a parse error when no mark is present
-    (then the decision is ``caller``, as the official inference does).
-
-    >>> planner_step("Search it. Next: caller. junk")
-    ('caller', 'Search it. Next: caller.', None)
-    >>> planner_step("hmm")[2]
-    'parse: no Next: decision'
-    """
-    text = str(output).split("</s>")[0]
-    for decision in ("give up", "conclusion", "caller"):
-        mark = DECISION_MARKS[decision]
-        if mark in text:
-            return decision, text[:text.index(mark) + len(mark)].strip(), None
-    return "caller", (text.strip() + " " + DECISION_MARKS["caller"]).strip(), "parse: no Next: decision"
-
-
 # ------------------------------------------------------------------------------------------------ state
 @dataclass
 class _State:
@@ -173,7 +91,6 @@ class _State:
     decisions: int = 0
     calls: Counter = field(default_factory=Counter)
     counts: Counter = field(default_factory=Counter)
-    backbone_history: str = ""
     error: str | None = None
 
     @property
@@ -236,7 +153,6 @@ class MultiLLMAgent:
             return s
         s = _State(i, task, env, tools, _opening_turns(task))
         s.phase = self._first_phase()
-        s.backbone_history = "".join(f"user: {t.value}</s>" for t in s.turns)
         return s
 
     def _first_phase(self) -> str:
@@ -250,53 +166,57 @@ class MultiLLMAgent:
             return "caller", self.models.prompt("caller", s.tools, history, thought=s.thought)
         return "summarizer", self.models.prompt("summarizer", s.tools, history)
 
-    def _record(self, s: _State, role: str, g: Generation, error: str | None = None, **extra) -> StepRecord:
-        step = StepRecord(role, g.text, g.prompt_tokens, g.generated_tokens, g.latency_s, error,
-                          {k: v for k, v in extra.items() if v is not None})
+    def _record(self, s: _State, role: str, g: Generation, parsed: Parsed | None = None) -> StepRecord:
+        step = StepRecord(role, g.text, g.prompt_tokens, g.generated_tokens, g.latency_s)
+        if parsed is not None:
+            step.record_parse(parsed)
+            if parsed.error:
+                step.error = f"parse: {parsed.error}"
+                s.counts["parse_errors"] += 1
         if g.truncated:
             step.extra["prompt_truncated"] = True
             s.counts["truncated_prompts"] += 1
-        if error and error.startswith("parse"):
-            s.counts["parse_errors"] += 1
         s.steps.append(step)
         return step
 
     def _advance(self, s: _State, role: str, g: Generation) -> None:
         if s.phase == "plan":
-            decision, text, err = planner_step(g.text)
-            self._record(s, role, g, err, decision=decision)
-            s.turns.append(Turn("assistant", text))
+            p = parse_decision(g.text)
+            self._record(s, role, g, p)
+            s.turns.append(Turn("assistant", p.text))  # an invalid output acts as caller (grammar policy)
             s.decisions += 1
-            if decision == "give up":
+            decision = acted_decision(p.decision)
+            if decision is Decision.GIVE_UP:
                 s.outcome = "give_up"
-            elif decision == "conclusion":
+            elif decision is Decision.CONCLUSION:
                 s.phase = "summarize"
             else:
-                s.phase, s.thought = "call", text
+                s.phase, s.thought = "call", p.text
         elif s.phase == "call":
-            name, args, err = parse_call(g.text)
-            step = self._record(s, role, g, err)
-            if name is None:
-                s.turns.append(Turn("caller", clean_candidate(g.text.split("</s>")[0].strip())))
-                self._observe(s, step, ToolRegistry.bad_arguments("caller", f"could not parse the call ({err})"),
+            p = parse_call(g.text)
+            step = self._record(s, role, g, p)
+            s.turns.append(Turn("caller", p.text))
+            if p.tool is None:
+                self._observe(s, step, ToolRegistry.bad_arguments("caller", f"could not parse the call ({step.error})"),
                               counted=False)
-            else:
-                s.turns.append(Turn("caller", f"Action: {name}\nAction Input: {args}"))
-                if self._execute(s, step, name, args):
-                    return
+            elif self._execute(s, step, p.tool, p.arguments):
+                return
             s.phase = "plan"
             self._check_limit(s)
         elif s.phase == "summarize":
-            answer = clean_candidate(g.text.split("</s>")[0].strip())
-            self._record(s, role, g)
-            s.turns.append(Turn("conclusion", answer))
+            p = parse_conclusion(g.text)
+            self._record(s, role, g, p)
+            s.turns.append(Turn("conclusion", p.answer))
             s.outcome = "conclusion"
 
     def _execute(self, s: _State, step: StepRecord, name: str, args: str) -> bool:
         """Run the call (repetition guard first); True when the task stopped."""
         from umi_lab.tools.cache_replay import normalise_arguments
 
-        key = (name, normalise_arguments(args))
+        try:
+            key = (name, normalise_arguments(args))
+        except RecursionError:  # JSON nested deeper than the decoder allows: compare the raw text
+            key = (name, args)
         s.calls[key] += 1
         if s.calls[key] >= self.config.repeat_limit:
             step.extra["repeated"] = s.calls[key]
@@ -311,7 +231,6 @@ class MultiLLMAgent:
 
     def _observe(self, s: _State, step: StepRecord, obs: Observation, *, counted: bool = True) -> None:
         s.turns.append(Turn("observation", obs.text))
-        s.backbone_history += f"observation: {obs.text}"
         step.extra["tool_status"] = obs.status
         if not counted:
             return
@@ -362,34 +281,29 @@ class SingleLLMAgent(MultiLLMAgent):
     def _request(self, s: _State) -> tuple[str, str]:
         if s.phase != "backbone":
             return super()._request(s)
-        return "backbone", self.models.prompt("backbone", s.tools, s.backbone_history)
+        return "backbone", self.models.prompt("backbone", s.tools, backbone_history(s.turns))
 
     def _advance(self, s: _State, role: str, g: Generation) -> None:
         if s.phase != "backbone":
             return super()._advance(s, role, g)
         p = parse_backbone(g.text)
-        step = self._record(s, role, g, p["error"], decision=p["kind"])
+        step = self._record(s, role, g, p)
         s.decisions += 1
-        thought = p["thought"]
-        if p["kind"] == "give_up":
-            s.turns.append(Turn("assistant", f"{thought} {DECISION_MARKS['give up']}".strip()))
+        decision = acted_decision(p.decision)
+        s.turns.append(Turn("assistant", compose_planner(p.thought, decision)))
+        if decision is Decision.GIVE_UP:
             s.outcome = "give_up"
             return
-        if p["kind"] == "conclusion":
-            s.turns += [Turn("assistant", f"{thought} {DECISION_MARKS['conclusion']}".strip()),
-                        Turn("conclusion", p["answer"])]
+        if decision is Decision.CONCLUSION:
+            s.turns.append(Turn("conclusion", p.answer))
             s.outcome = "conclusion"
             return
-        s.turns.append(Turn("assistant", f"{thought} {DECISION_MARKS['caller']}".strip()))
-        if p["kind"] == "call":
-            call = f"Action: {p['action']}\nAction Input: {p['arguments']}"
-            s.turns.append(Turn("caller", call))
-            s.backbone_history += f"assistant: {thought}\n{call}</s>"
-            if self._execute(s, step, p["action"], p["arguments"]):
+        if p.tool is not None:
+            s.turns.append(Turn("caller", compose_call(p.tool, p.arguments)))
+            if self._execute(s, step, p.tool, p.arguments):
                 return
         else:
-            s.backbone_history += f"assistant: {g.text.strip()}</s>"
-            self._observe(s, step, ToolRegistry.bad_arguments("backbone", f"could not parse the step ({p['error']})"),
+            self._observe(s, step, ToolRegistry.bad_arguments("backbone", f"could not parse the step ({p.error})"),
                           counted=False)
         self._check_limit(s)
 

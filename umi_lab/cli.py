@@ -16,6 +16,7 @@ from umi_lab.errors import DataError
 
 # command -> (module that registers it, one-line help shown by the top-level --help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "parse": ("umi_lab.protocol.cli", "what the protocol reads from a planner/caller/backbone output (JSON)"),
     "convert": ("umi_lab.sources.convert", "raw public data -> alpha-UMi conversations"),
     "split": ("umi_lab.splitting", "conversations -> role datasets train_{backbone,planner,...}.json"),
     "split-data": ("umi_lab.splitting", "dialogues -> train/val/test with no shared instruction (or tool)"),

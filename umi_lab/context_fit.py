@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from umi_lab.prompts import PromptStyle
+from umi_lab.protocol.prompts import PromptStyle
 
 
 def tiny_tokenizer(preset: str = "default"):

@@ -46,8 +46,10 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_jsonl, write_json
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, Turn, load_dialogues, save_trajectories
+from umi_lab.protocol.predictions import backbone_prediction  # noqa: F401 (re-exported: the static backbone path)
+from umi_lab.protocol.prompts import backbone_history
 from umi_lab.serving import GenerationSettings, RoleModels
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, Turn, load_dialogues, save_trajectories
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS: dict[str, tuple[str, ...]] = {
@@ -67,7 +69,7 @@ class EvalSettings:
     """Evaluation knobs: decoding, agent limits, the ToolWorld seed, the grader's sympy time limit and
     ``checkpoint_every`` (items per chunk saved to the partial file; None: 4 generation batches)."""
 
-    generation: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_new_tokens=256))
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
     max_steps: int = 8
     repeat_limit: int = 3
     world_seed: int = 0
@@ -192,46 +194,6 @@ def env_factory(benchmark: str, settings: EvalSettings | None = None):
 
 
 # ------------------------------------------------------------------------------------------------ static
-def backbone_history(history: list[dict]) -> str:
-    """The backbone's history string of a static sample's turns (official backbone rule).
-
-    >>> backbone_history([{"from": "user", "value": "q"}, {"from": "assistant", "value": "t Next: caller."},
-    ...                   {"from": "caller", "value": "Action: f\\nAction Input: {}"}, {"from": "observation", "value": "1"}])
-    'user: q</s>assistant: t\\nAction: f\\nAction Input: {}</s>observation: 1'
-    """
-    from umi_lab.splitting import backbone_target
-
-    turns = [Turn.from_dict(t) for t in history]
-    out = ""
-    for i, t in enumerate(turns):
-        if t.role == "user":
-            out += f"user: {t.value}</s>"
-        elif t.role == "observation":
-            out += f"observation: {t.value}"
-        elif t.role == "assistant":
-            out += "assistant: " + backbone_target(turns, i)[1] + "</s>"
-    return out
-
-
-def backbone_prediction(output: str) -> str:
-    """A backbone output as an official-shape multi-agent prediction string.
-
-    >>> backbone_prediction("Look.\\nAction: f\\nAction Input: {}")
-    'asssitant: Look. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    from umi_lab.agent import parse_backbone
-    from umi_lab.static_eval import compose_prediction
-
-    p = parse_backbone(output)
-    thought = p["thought"]
-    if p["kind"] == "give_up":
-        return compose_prediction(f"{thought} Next: give up.".strip())
-    if p["kind"] == "conclusion":
-        return compose_prediction(f"{thought} Next: conclusion.".strip(), summarizer_out=p["answer"])
-    call = f"Action: {p['action']}\nAction Input: {p['arguments']}" if p["kind"] == "call" else ""
-    return compose_prediction(f"{thought} Next: caller.".strip(), caller_out=call)
-
-
 def predict_static(models: RoleModels, samples: list[dict[str, Any]], settings: GenerationSettings
                    ) -> list[dict[str, Any]]:
     """Fill ``predictions`` (and the role outputs and token counts) of every sample.
@@ -280,7 +242,7 @@ def predict_static(models: RoleModels, samples: list[dict[str, Any]], settings: 
 
 
 def _role_input(role: str, sample: dict[str, Any]) -> str:
-    from umi_lab.prompts import role_input
+    from umi_lab.protocol.prompts import role_input
 
     return role_input(role, sample["tools"], backbone_history(sample["history"]), family=sample.get("family", "toolbench"))
 

@@ -21,11 +21,13 @@ import pandas as pd  # noqa: E402
 
 from umi_lab.errors import DataError  # noqa: E402
 from umi_lab.io import read_jsonl  # noqa: E402
+from umi_lab.protocol.dialogue import RecordedTrajectory  # noqa: E402
+from umi_lab.protocol.grammar import Decision  # noqa: E402
+from umi_lab.protocol.records import decisions  # noqa: E402
 from umi_lab.tables import METRICS, REALTIME_METRICS, STATIC_METRICS, aggregate, method_label  # noqa: E402
-from umi_lab.trajectory import RecordedTrajectory  # noqa: E402
 
 STYLE_PATH = Path(__file__).with_name("paper.mplstyle")
-DECISION_ORDER = ("caller", "conclusion", "give up", "invalid")
+DECISION_ORDER = tuple(d.label for d in Decision)  # caller, conclusion, give up, invalid
 LOSS_FIELDS = ("stage", "role", "step", "loss")
 
 
@@ -132,30 +134,20 @@ def plot_loss_curves(history: pd.DataFrame | str | os.PathLike, out_stem: str | 
         return save_figure(fig, out_stem)
 
 
-def planner_decision(text: str) -> str:
-    """The decision an assistant text announces: ``planner_decision("ok Next: caller.")`` → ``'caller'``."""
-    if "Next: give up" in text:
-        return "give up"
-    if "Next: conclusion" in text:
-        return "conclusion"
-    if "Next: caller" in text:
-        return "caller"
-    return "invalid"
-
-
 def decision_counts(trajectories: Mapping[str, Iterable[RecordedTrajectory]]) -> pd.DataFrame:
     """Count planner decisions (assistant turns after the instruction) per method.
 
-    Returns columns ``method, decision, count, fraction``; decisions without ``Next:`` count as
-    ``invalid``. Example: ``decision_counts({"alpha_umi": load_trajectories("eval/t.jsonl")})``.
+    Returns columns ``method, decision, count, fraction``. Each decision is the one the trajectory
+    recorded for its planner (or backbone) step, ``invalid`` included (``umi_lab.protocol.records``);
+    only turns without a step record are read with the protocol grammar.
+    Example: ``decision_counts({"alpha_umi": load_trajectories("eval/t.jsonl")})``.
     """
     rows = []
     for method, trajs in trajectories.items():
         counts = dict.fromkeys(DECISION_ORDER, 0)
         for t in trajs:
-            for turn in t.dialogue.conversations:
-                if turn.role == "assistant":
-                    counts[planner_decision(turn.value)] += 1
+            for d in decisions(t):
+                counts[(d or Decision.INVALID).label] += 1
         total = sum(counts.values())
         for decision, n in counts.items():
             rows.append({"method": method, "decision": decision, "count": n, "fraction": n / total if total else 0.0})
@@ -192,7 +184,7 @@ def token_lengths(samples_by_role: Mapping[str, Iterable[dict]], tokenizer, *, s
     Returns columns ``role, prompt_tokens, target_tokens, total_tokens``. Example:
     ``token_lengths({"planner": read_records("train_planner.json")}, tokenizer)``.
     """
-    from umi_lab.prompts import PromptStyle
+    from umi_lab.protocol.prompts import PromptStyle
 
     style = style or PromptStyle()
     rows = []

@@ -26,18 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.prompts import EOS_MARK, PromptStyle, role_input
+from umi_lab.protocol.prompts import EOS_MARK, PromptStyle, role_input
 
 AGENT_ROLES = ("planner", "caller", "summarizer", "backbone")
+OFFICIAL_MAX_NEW_TOKENS = 512  # GLPFT's static and real-time inference
 
 
 @dataclass
 class GenerationSettings:
     """Decoding settings. ``temperature == 0`` is greedy; ``batch_size`` requests per forward batch;
     ``max_prompt_tokens`` (None: the model's context minus ``max_new_tokens``) bounds prompts, cut on the left;
-    ``mixed_roles``: one batch may mix adapters (PEFT ``adapter_names``), else batches are grouped by role."""
+    ``mixed_roles``: one batch may mix adapters (PEFT ``adapter_names``), else batches are grouped by role.
+    ``max_new_tokens`` defaults to the official GLPFT inference budget, 512 (fewer cut long thoughts and
+    lose their ``Next:`` mark)."""
 
-    max_new_tokens: int = 128
+    max_new_tokens: int = OFFICIAL_MAX_NEW_TOKENS
     temperature: float = 0.0
     top_p: float = 1.0
     batch_size: int = 8

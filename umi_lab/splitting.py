@@ -10,7 +10,7 @@
 * ``summarizer``: one record per conclusion turn whose value is not ``none``;
 * ``multitask``: planner + caller + summarizer records together, each with its own role prompt.
 
-Inputs are rendered with ``umi_lab.prompts`` (families ``toolbench``, ``toolalpaca``, ``maths``).
+Inputs are rendered with ``umi_lab.protocol.prompts`` (families ``toolbench``, ``toolalpaca``, ``maths``).
 ``history`` is the list of turns before the record. Every history string is built incrementally in
 one pass over a dialogue (``split_roles`` is linear in dialogue length apart from writing the outputs);
 ``split_roles_naive`` re-renders the whole history at every record (same output, for benchmarks).
@@ -51,13 +51,19 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import write_json
-from umi_lab.prompts import EOS_MARK, FAMILIES, ROLES, role_renderer, role_renderers
-from umi_lab.trajectory import TURN_ROLES, Dialogue, Turn, load_dialogues, save_dialogues
+from umi_lab.protocol.dialogue import TURN_ROLES, Dialogue, Turn, load_dialogues, save_dialogues
+from umi_lab.protocol.prompts import (
+    FAMILIES,
+    ROLES,
+    backbone_target,
+    piece,
+    role_renderer,
+    role_renderers,
+)
 
 COMPAT_MODES = ("default", "official")
 ROLE_SETS = ("backbone", "planner", "caller", "summarizer", "multitask")
 HALLUCINATION = "invalid_hallucination_function_name"
-NEXT_GIVE_UP, NEXT_CALLER, NEXT_CONCLUSION = "Next: give up.", "Next: caller.", "Next: conclusion."
 
 
 @dataclass
@@ -95,42 +101,21 @@ class RoleSplit(dict):
 
 # --------------------------------------------------------------------------------------------- helpers
 
-def _piece(role: str, value: str) -> str:
-    return f"{role}: {value}" + ("" if role == "observation" else EOS_MARK)
-
-
-def backbone_target(turns: Sequence[Turn], i: int) -> tuple[str | None, str]:
-    """``(decision, text)`` of assistant turn ``i`` for the backbone; decision None when there is none.
-
-    >>> backbone_target([Turn("assistant", "ok.\\n Next: conclusion."), Turn("conclusion", "42")], 0)
-    ('conclusion', 'ok.\\nconclusion: 42')
-    """
-    value = turns[i].value
-    nxt = turns[i + 1] if i + 1 < len(turns) else None
-    if NEXT_GIVE_UP in value:
-        return "give_up", value.replace(NEXT_GIVE_UP, "").strip() + "\nconclusion: give up."
-    if nxt is not None and nxt.role == "caller":
-        return "caller", value.replace(NEXT_CALLER, "").strip() + "\n" + nxt.value
-    if nxt is not None and nxt.role == "conclusion":
-        return "conclusion", value.replace(NEXT_CONCLUSION, "").strip() + "\nconclusion: " + nxt.value
-    return None, value
-
-
 def _turn_pieces(turns: Sequence[Turn], i: int) -> tuple[str, str, str, str, str | None, str]:
     """What turn ``i`` adds to the planner, caller, summarizer and backbone history strings (each role's
     own rule), then the turn's backbone ``(decision, target)`` (``(None, "")`` for non-assistant turns)."""
     turn = turns[i]
     role, value = turn.role, turn.value
-    piece = _piece(role, value)
-    caller = "" if role == "caller" and HALLUCINATION in value else piece
-    summarizer = "" if role == "conclusion" and value == "none" else piece
+    own = piece(role, value)
+    caller = "" if role == "caller" and HALLUCINATION in value else own
+    summarizer = "" if role == "conclusion" and value == "none" else own
     decision, target = None, ""
     if role == "assistant":
         decision, target = backbone_target(turns, i)
-        backbone = "assistant: " + target + EOS_MARK
+        backbone = piece("assistant", target)
     else:
-        backbone = piece if role in ("user", "observation") else ""
-    return piece, caller, summarizer, backbone, decision, target
+        backbone = own if role in ("user", "observation") else ""
+    return own, caller, summarizer, backbone, decision, target
 
 
 def _prefix_histories(turns: Sequence[Turn], i: int) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """Static evaluation, compatible with the official alpha-UMi evaluator (``GLPFT/inference_utils/toolbench``).
 
 One sample per planner decision of a test dialogue (``static_samples``); a prediction string per sample,
-parsed with ``parse_step``; metrics computed by ``evaluate_predictions`` exactly as the official
+parsed with ``parse_step`` (``umi_lab.protocol.grammar.official_step``); metrics computed by ``evaluate_predictions`` exactly as the official
 ``evaluate-multi_agent.py`` computes them (plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge).
 
 Where the official script crashes we return a number instead, and count the case:
@@ -24,18 +24,27 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from rouge import Rouge
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_records, write_json
-from umi_lab.prompts import FAMILIES, history_string, role_input
-from umi_lab.trajectory import Dialogue, load_dialogues
+from umi_lab.protocol.dialogue import Dialogue, load_dialogues
+from umi_lab.protocol.grammar import (
+    COMPAT_MODES,
+    DECISION_MARKS,
+    Decision,
+    clean_candidate,
+    official_step,
+)
+from umi_lab.protocol.predictions import backbone_step, compose_prediction, planner_decision
+from umi_lab.protocol.prompts import FAMILIES, history_string, history_with_thought, role_input
 
-DECISION_MARKS = {"caller": "Next: caller.", "conclusion": "Next: conclusion.", "give up": "Next: give up."}
+# the official evaluator's names for the protocol's official rules (umi_lab.protocol.grammar)
+parse_step = official_step
 PLANS = ("call", "finish", "give up")
-PLAN_OF_DECISION = {"caller": "call", "conclusion": "finish", "give up": "give up"}
 F1_EPS = 1e-30
 
 
@@ -66,7 +75,7 @@ def static_samples(dialogues: Iterable[Dialogue | dict], family: str = "toolbenc
                 continue
             history = turns[:ti]
             # The official builder: a value mentioning caller/conclusion gets the next turn appended.
-            if "Next: caller" in turn.value or DECISION_MARKS["conclusion"] in turn.value:
+            if "Next: caller" in turn.value or Decision.CONCLUSION.mark in turn.value:
                 if ti + 1 >= len(turns):
                     raise DataError("a caller/conclusion decision is the last turn; the reference needs the "
                                     "turn after it", file=file, record=di, field=f"conversations[{ti}].value")
@@ -81,7 +90,7 @@ def static_samples(dialogues: Iterable[Dialogue | dict], family: str = "toolbenc
                 "history": [t.to_dict() for t in history], "dispath": dispath,
                 "model_input": role_input("planner", dlg.tools, dispath, family=family),
                 "reference": reference,
-                "decision": {"call": "caller", "finish": "conclusion", "give up": "give up"}[plan],
+                "decision": Decision.coerce(plan).label,
                 "dialogue_index": di, "turn_index": ti, "family": family, "id": dlg.id,
             })
     return samples
@@ -94,7 +103,7 @@ def caller_input(sample: dict[str, Any], thought: str, *, speaker: str = "assist
     (it writes ``planner: <thought></s>`` into the history).
     Example: ``caller_input(sample, "Search it. Next: caller.")``.
     """
-    history = sample["dispath"] + f"{speaker}: {thought}</s>"
+    history = history_with_thought(sample["dispath"], thought, speaker=speaker)
     return role_input("caller", sample["tools"], history, thought=thought, family=sample.get("family", "toolbench"))
 
 
@@ -103,94 +112,39 @@ def summarizer_input(sample: dict[str, Any], thought: str, *, speaker: str = "as
 
     Example: ``summarizer_input(sample, "I know it. Next: conclusion.")``.
     """
-    history = sample["dispath"] + f"{speaker}: {thought}</s>"
+    history = history_with_thought(sample["dispath"], thought, speaker=speaker)
     return role_input("summarizer", sample["tools"], history, family=sample.get("family", "toolbench"))
 
 
-# ----------------------------------------------------------------------------------------------- parsing
-def parse_step(text: str) -> tuple[str, str | None, str | None, str | None]:
-    """Parse a prediction or reference into ``(plan, action, action_input, answer)`` (official rules).
-
-    >>> parse_step("assistant: x Next: caller.</s>caller: Action: f\\nAction Input: {}</s>")
-    ('call', 'f', '{}', None)
-    >>> parse_step("asssitant: y Next: conclusion.</s>conclusion: 42</s>")
-    ('finish', None, None, '42')
-    """
-    if "Next: give up" in text:
-        return "give up", None, None, None
-    if "Next: conclusion" in text:
-        answer = text[text.rindex("conclusion: ") + len("conclusion: "):] if "conclusion: " in text else text
-        return "finish", None, None, answer.replace("</s>", "")
-    segments = text.split("</s>")
-    seg = segments[1] if len(segments) > 1 else ""
-    action_input = seg[seg.rindex("Action Input:") + len("Action Input:"):].strip() if "Action Input:" in seg else "{}"
-    if "Action:" in seg:
-        action = seg[seg.rindex("Action:") + len("Action:"):].strip()
-        if "Action Input:" in action:
-            action = action[:action.index("Action Input:")].strip()
-    else:
-        action = "none"
-    return "call", action, action_input, None
-
-
-def planner_decision(planner_out: str) -> tuple[str, str]:
-    """Decision of a planner output and the output cut right after its mark (official inference rules).
-
-    No mark at all counts as ``caller`` and gets ``Next: caller.`` appended (no space, as official).
-
-    >>> planner_decision("Look it up. Next: caller. extra")
-    ('caller', 'Look it up. Next: caller.')
-    """
-    for decision in ("give up", "conclusion", "caller"):
-        mark = DECISION_MARKS[decision]
-        if mark in planner_out:
-            return decision, planner_out[:planner_out.index(mark) + len(mark)]
-    return "caller", planner_out + DECISION_MARKS["caller"]
-
-
-def clean_candidate(text: str) -> str:
-    """Official clean-up of a generated text: drop a leading ``": "``; blank, ``.`` or ``,`` → ``none``."""
-    if text.startswith(": "):
-        text = text[2:]
-    return "none" if text.strip() in ("", ".", ",") else text
-
-
-def compose_prediction(planner_out: str, caller_out: str | None = None, summarizer_out: str | None = None) -> str:
-    """The multi-agent prediction string in the official shape (with its ``asssitant: `` misspelling).
-
-    Give up → the cut planner output alone; conclusion → ``asssitant: P</s>conclusion: S``;
-    caller → ``asssitant: P</s>caller: C``. A missing caller/summarizer output counts as ``none``.
-
-    >>> compose_prediction("Find it. Next: caller.", "Action: f\\nAction Input: {}")
-    'asssitant: Find it. Next: caller.</s>caller: Action: f\\nAction Input: {}'
-    """
-    planner_out = clean_candidate(planner_out)
-    decision, cut = planner_decision(planner_out)
-    if decision == "give up":
-        return cut
-    if decision == "conclusion":
-        return f"asssitant: {cut}</s>conclusion: {clean_candidate(summarizer_out or '')}"
-    return f"asssitant: {cut}</s>caller: {clean_candidate(caller_out or '')}"
-
-
 # ----------------------------------------------------------------------------------------------- metrics
-def _argument_f1(pred_action: str, ref_action: str, pred_input: str, ref_input: str
-                 ) -> tuple[float | None, float | None, float | None, bool]:
-    """One reference-``call`` sample's ``(easy, hard, overall, left_out)`` argument F1, following the official
-    branches; None where the official code appends nothing to that list."""
+@dataclass
+class _F1Lists:
+    easy: list
+    hard: list
+    overall: list
+    left_out: int = 0
+
+
+def _argument_f1(pred_action: str, ref_action: str, pred_input: str, ref_input: str, acc: _F1Lists) -> None:
+    """Append one reference-``call`` sample to the F1 lists, following the official branches."""
     if pred_action != ref_action:
-        return 0, 0, 0, False
+        for lst in (acc.easy, acc.hard, acc.overall):
+            lst.append(0)
+        return
     try:
         ref = json.loads(ref_input)
     except (ValueError, RecursionError):
-        return None, None, None, True  # official: the sample is left out of all three lists
+        acc.left_out += 1  # official: the sample is left out of all three lists
+        return
     try:
         pred = json.loads(pred_input)
     except (ValueError, RecursionError):
         pred = _UNPARSED
     if ref == {}:
         score = 1 if (pred is not _UNPARSED and pred == {}) else 0
-        return score, None, score, False
+        acc.easy.append(score)
+        acc.overall.append(score)
+        return
     score = 0
     if isinstance(ref, dict) and isinstance(pred, dict):
         full = sum(1 for k, v in ref.items() if k in pred and pred[k] == v)
@@ -199,7 +153,8 @@ def _argument_f1(pred_action: str, ref_action: str, pred_input: str, ref_input: 
         precision = (0.5 * half + full) / (len(pred) + F1_EPS)
         if recall + precision != 0:
             score = (2 * recall * precision) / (recall + precision)
-    return None, score, score, False
+    acc.hard.append(score)
+    acc.overall.append(score)
 
 
 _UNPARSED = object()
@@ -210,20 +165,6 @@ def _words_for_rouge(text: str) -> bool:
     return any(len(piece) > 0 for piece in text.split("."))
 
 
-def rouge_l_scores(hyps: list[str], refs: list[str]) -> tuple[list[float], int]:
-    """Rouge-L F of every hypothesis/reference pair with the ``rouge`` package; empty pairs score 0.
-
-    Returns ``(scores, n_empty)``. ``rouge_l_scores(["a b"], ["a b"])[0][0]`` ≈ 1.
-    """
-    ok = [i for i, (h, r) in enumerate(zip(hyps, refs)) if _words_for_rouge(h) and _words_for_rouge(r)]
-    scores = [0.0] * len(refs)
-    if ok:
-        got = Rouge().get_scores([hyps[i] for i in ok], [refs[i] for i in ok])
-        for i, s in zip(ok, got):
-            scores[i] = s["rouge-l"]["f"]
-    return scores, len(refs) - len(ok)
-
-
 def rouge_l(hyps: list[str], refs: list[str]) -> tuple[float, int]:
     """Mean Rouge-L F of hypothesis/reference pairs with the ``rouge`` package; empty pairs score 0.
 
@@ -231,95 +172,81 @@ def rouge_l(hyps: list[str], refs: list[str]) -> tuple[float, int]:
     """
     if not refs:
         return 0, 0
-    scores, empty = rouge_l_scores(hyps, refs)
+    ok = [i for i, (h, r) in enumerate(zip(hyps, refs)) if _words_for_rouge(h) and _words_for_rouge(r)]
+    scores = [0.0] * len(refs)
+    if ok:
+        got = Rouge().get_scores([hyps[i] for i in ok], [refs[i] for i in ok])
+        for i, s in zip(ok, got):
+            scores[i] = s["rouge-l"]["f"]
     total = 0
     for s in scores:  # the package's own summation order
         total = total + s
-    return total / len(refs), empty
+    return total / len(refs), len(refs) - len(ok)
 
 
 def _mean_eps(values: list) -> float:
     return (sum(values) / len(values) if values else 0) + F1_EPS
 
 
-SAMPLE_METRICS = ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "f1", "rouge")
-
-
-def sample_scores(samples: list[dict[str, Any]], *, file: str | None = None) -> list[dict[str, Any]]:
-    """Each sample's contribution to every official metric: ``plan_em``, ``hallu_rate`` (0/1, all samples),
-    ``action_em`` and ``easy_f1``/``hard_f1``/``f1`` (reference calls), ``rouge`` (reference answers); None
-    where the official code leaves the sample out of that metric. Also ``ref_plan``, ``pred_plan``,
-    ``pred_unparseable`` and ``args_ref_unparseable`` flags. ``evaluate_predictions`` averages these.
-
-    >>> t = [{"Name": "f", "function": "", "input": {}}]
-    >>> sample_scores([{"tools": t, "reference": "a Next: give up.", "predictions": "b Next: give up."}])[0]["plan_em"]
-    1
-    """
-    out = []
-    finish: list[tuple[int, str, str]] = []
-    for i, d in enumerate(samples):
-        reference, prediction, names = _checked(d, i, file)
-        r_plan, r_action, r_input, r_answer = parse_step(reference)
-        if r_plan == "call" and "</s>" not in reference:
-            raise DataError("a call reference needs the caller turn after '</s>'", file=file, record=i,
-                            field="reference")
-        p_plan, p_action, p_input, p_answer = parse_step(prediction)
-        row: dict[str, Any] = dict.fromkeys(SAMPLE_METRICS)
-        row.update(ref_plan=r_plan, pred_plan=p_plan, plan_em=int(r_plan == p_plan),
-                   hallu_rate=int(p_action is not None and p_action != "none" and p_action not in names),
-                   pred_unparseable=p_plan == "call" and "</s>" not in prediction, args_ref_unparseable=False)
-        if r_plan == "finish":
-            finish.append((i, "none" if p_answer is None else p_answer, r_answer))
-        elif r_plan == "call":
-            pa = "none" if p_action is None else p_action
-            row["action_em"] = int(r_action == pa)
-            easy, hard, overall, left_out = _argument_f1(pa, r_action, "{}" if p_input is None else p_input,
-                                                         r_input)
-            row.update(easy_f1=easy, hard_f1=hard, f1=overall, args_ref_unparseable=left_out)
-        out.append(row)
-    scores, _ = rouge_l_scores([h for _, h, _ in finish], [r for _, _, r in finish])
-    for (i, hyp, ref), score in zip(finish, scores):
-        out[i]["rouge"] = score
-        out[i]["rouge_empty"] = not (_words_for_rouge(hyp) and _words_for_rouge(ref))
-    return out
-
-
-def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = None) -> dict[str, Any]:
+def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = None, backbone: bool = False,
+                         compat: str = "default") -> dict[str, Any]:
     """Official-compatible metrics of samples carrying ``reference``, ``predictions`` and ``tools``.
 
+    Multi-agent prediction strings are parsed with ``evaluate-multi_agent.py``'s rules. With ``backbone``,
+    references and predictions are raw backbone texts, parsed by ``grammar.backbone_step``: exactly
+    ``evaluate-backbone.py`` under ``compat="official"``, the protocol's lenient reading otherwise.
+
     Returns ``plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge`` plus ``counts`` and
-    ``confusion`` (``confusion[ref_plan][pred_plan]``); the averages of ``sample_scores``. Example:
+    ``confusion`` (``confusion[ref_plan][pred_plan]``). Example:
     ``evaluate_predictions(read_json("predictions.json"))["plan_em"]``.
     """
-    rows = sample_scores(samples, file=file)
+    plan_ref, plan_pred, ans_ref, ans_pred = [], [], [], []
+    act_ref, act_pred, in_ref, in_pred = [], [], [], []
+    hallu = 0
     counts: Counter = Counter()
     confusion = {p: dict.fromkeys(PLANS, 0) for p in PLANS}
-    for r in rows:
-        confusion[r["ref_plan"]][r["pred_plan"]] += 1
-        counts[f"ref_{r['ref_plan']}"] += 1
-        counts[f"pred_{r['pred_plan']}"] += 1
-        counts["hallucinated"] += r["hallu_rate"]
-        counts["pred_unparseable"] += r["pred_unparseable"]
-    lists = {k: [r[k] for r in rows if r[k] is not None] for k in SAMPLE_METRICS}
-    answers = lists["rouge"]
-    total = 0
-    for s in answers:  # the package's own summation order
-        total = total + s
+    step = (lambda text: backbone_step(text, compat)) if backbone else parse_step
+    for i, d in enumerate(samples):
+        reference, prediction, names = _checked(d, i, file)
+        r_plan, r_action, r_input, r_answer = step(reference)
+        if r_plan == "call" and "</s>" not in reference and not backbone:
+            raise DataError("a call reference needs the caller turn after '</s>'", file=file, record=i,
+                            field="reference")
+        p_plan, p_action, p_input, p_answer = step(prediction)
+        if p_plan == "call" and "</s>" not in prediction and not backbone:
+            counts["pred_unparseable"] += 1
+        if p_action is not None and p_action != "none" and p_action not in names:
+            hallu += 1
+            counts["hallucinated"] += 1
+        plan_ref.append(r_plan)
+        plan_pred.append(p_plan)
+        confusion[r_plan][p_plan] += 1
+        counts[f"ref_{r_plan}"] += 1
+        counts[f"pred_{p_plan}"] += 1
+        if r_plan == "finish":
+            ans_ref.append(r_answer)
+            ans_pred.append("none" if p_answer is None else p_answer)
+        elif r_plan == "call":
+            act_ref.append(r_action)
+            in_ref.append(r_input)
+            act_pred.append("none" if p_action is None else p_action)
+            in_pred.append("{}" if p_input is None else p_input)
+    f1 = _F1Lists([], [], [])
+    for pa, ra, pi, ri in zip(act_pred, act_ref, in_pred, in_ref):
+        _argument_f1(pa, ra, pi, ri, f1)
+    rouge, rouge_empty = rouge_l(ans_pred, ans_ref)
     n = len(samples)
-    counts.update({"samples": n, "easy_f1_n": len(lists["easy_f1"]), "hard_f1_n": len(lists["hard_f1"]),
-                   "f1_n": len(lists["f1"]), "args_ref_unparseable": sum(r["args_ref_unparseable"] for r in rows),
-                   "rouge_empty": sum(bool(r.get("rouge_empty")) for r in rows)})
+    counts.update({"samples": n, "easy_f1_n": len(f1.easy), "hard_f1_n": len(f1.hard), "f1_n": len(f1.overall),
+                   "args_ref_unparseable": f1.left_out, "rouge_empty": rouge_empty})
     for key in ("ref_call", "ref_finish", "ref_give up", "pred_call", "pred_finish", "pred_give up",
                 "hallucinated", "pred_unparseable"):
         counts.setdefault(key, 0)
-    acts = lists["action_em"]
     return {
-        "plan_em": sum(lists["plan_em"]) / n if n else 0,
-        "action_em": sum(acts) / len(acts) if acts else 0,
-        "hallu_rate": sum(lists["hallu_rate"]) / n if n else 0,
-        "easy_f1": _mean_eps(lists["easy_f1"]), "hard_f1": _mean_eps(lists["hard_f1"]), "f1": _mean_eps(lists["f1"]),
-        "rouge": total / len(answers) if answers else 0, "counts": dict(sorted(counts.items())),
-        "confusion": confusion,
+        "plan_em": sum(a == b for a, b in zip(plan_ref, plan_pred)) / n if n else 0,
+        "action_em": sum(a == b for a, b in zip(act_ref, act_pred)) / len(act_ref) if act_ref else 0,
+        "hallu_rate": hallu / n if n else 0,
+        "easy_f1": _mean_eps(f1.easy), "hard_f1": _mean_eps(f1.hard), "f1": _mean_eps(f1.overall),
+        "rouge": rouge, "counts": dict(sorted(counts.items())), "confusion": confusion,
     }
 
 
@@ -342,13 +269,13 @@ def _checked(d: Any, i: int, file: str | None) -> tuple[str, str, list[str]]:
     return d["reference"], d["predictions"], names
 
 
-def evaluate_file(path: str | os.PathLike) -> dict[str, Any]:
+def evaluate_file(path: str | os.PathLike, *, backbone: bool = False, compat: str = "default") -> dict[str, Any]:
     """Metrics of an official-shape ``predictions.json`` (a JSON list of samples with ``predictions``;
     a ``.jsonl`` file with one sample per line is read too).
 
     Example: ``evaluate_file("run/eval/toolbench-static/predictions.json")["f1"]``.
     """
-    return evaluate_predictions(read_records(path), file=str(path))
+    return evaluate_predictions(read_records(path), file=str(path), backbone=backbone, compat=compat)
 
 
 # ----------------------------------------------------------------------------------------------- CLI
@@ -361,7 +288,7 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    metrics = evaluate_file(args.predictions)
+    metrics = evaluate_file(args.predictions, backbone=args.backbone, compat=args.compat)
     if args.out:
         write_json(args.out, metrics)
     print(json.dumps(metrics))
@@ -378,9 +305,12 @@ def add_cli(sub: Any) -> None:
     e = sub.add_parser("evaluate-static", help="official-compatible static metrics of a predictions.json")
     e.add_argument("predictions", help="JSON list of samples, each with reference, predictions, tools")
     e.add_argument("--out", default=None, help="also write the metrics JSON here")
+    e.add_argument("--backbone", action="store_true",
+                   help="references and predictions are raw Single-LLM (backbone) outputs")
+    e.add_argument("--compat", default="default", choices=COMPAT_MODES,
+                   help="backbone parsing: the protocol's reading, or evaluate-backbone.py's exact rules")
     e.set_defaults(func=_cmd_evaluate)
 
 
 __all__ = ["static_samples", "parse_step", "planner_decision", "clean_candidate", "compose_prediction",
-           "caller_input", "summarizer_input", "rouge_l", "rouge_l_scores", "sample_scores",
-           "evaluate_predictions", "evaluate_file", "add_cli"]
+           "caller_input", "summarizer_input", "rouge_l", "evaluate_predictions", "evaluate_file", "add_cli"]

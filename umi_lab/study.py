@@ -236,7 +236,7 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
 
 def _decision_plot(abl_cfg, out: Path) -> dict[str, Path]:
     from umi_lab.plots import decision_counts, plot_decision_breakdown
-    from umi_lab.trajectory import load_trajectories
+    from umi_lab.protocol.dialogue import load_trajectories
 
     by_method = {}
     for spec in abl_cfg.evals:

@@ -35,7 +35,7 @@ from transformers import TrainerCallback
 
 from umi_lab.errors import DataError
 from umi_lab.io import atomic_write_text, read_json, read_jsonl, read_records, write_json, write_jsonl
-from umi_lab.prompts import PromptStyle
+from umi_lab.protocol.prompts import PromptStyle
 from umi_lab.training_config import (
     INITS,
     METHODS,
@@ -173,7 +173,7 @@ def load_role_data(data: str | os.PathLike, roles: Iterable[str], *, family: str
         from umi_lab.splitting import split_roles
     except ModuleNotFoundError as e:
         raise DataError(f"cannot split conversations into role datasets: {e}", file=str(folder / "train.json")) from None
-    from umi_lab.trajectory import load_dialogues
+    from umi_lab.protocol.dialogue import load_dialogues
 
     dialogues = load_dialogues(folder / "train.json")
     fingerprints[str(folder / "train.json")] = _sha256(folder / "train.json")

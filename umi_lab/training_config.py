@@ -26,7 +26,7 @@ from typing import Any
 from trl import SFTConfig
 
 from umi_lab.errors import DataError
-from umi_lab.prompts import FAMILIES, PromptStyle
+from umi_lab.protocol.prompts import FAMILIES, PromptStyle
 
 TRAIN_ROLES = ("backbone", "planner", "caller", "summarizer", "multitask")
 METHODS = ("alpha_umi", "single_llm", "multi_llm_one_stage", "single_llm_multitask")

@@ -22,15 +22,14 @@ import ipywidgets as widgets
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_records
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
+from umi_lab.protocol.grammar import INVALID_ACTS_AS, Decision, parse_call, parse_decision
+from umi_lab.protocol.records import TurnInfo, align_steps, turn_infos
 
 ROLE_COLOURS = {"user": "#4b5563", "assistant": "#1d4ed8", "caller": "#b45309", "observation": "#047857",
                 "conclusion": "#7c3aed"}
 ROLE_LABELS = {"user": "user", "assistant": "planner", "caller": "caller", "observation": "observation",
                "conclusion": "summarizer: final answer"}
-# which model call produced a turn; one backbone call (Single-LLM) writes the thought and the action or
-# answer together, so it is shown on the assistant turn only
-STEP_ROLE_FOR_TURN = {"assistant": ("planner", "backbone"), "caller": ("caller",), "conclusion": ("summarizer",)}
 LONG_OBSERVATION = 300
 CSS = """
 .umi-view{display:flex;gap:10px;align-items:flex-start;font-family:sans-serif;font-size:13px}
@@ -109,94 +108,86 @@ def load_tracks(source: str | os.PathLike | Iterable[Any], *, label: str | None 
 
 
 def split_call(value: str) -> tuple[str | None, str]:
-    """Split a caller value into (tool name, arguments text): ``split_call("Action: f\\nAction Input: {}")``."""
-    if "Action:" not in value:
-        return None, value
-    after = value.rsplit("Action:", 1)[1]
-    name, _, args = after.partition("Action Input:")
-    return name.strip(), args.strip()
+    """A caller value's (tool name, arguments text) by the protocol grammar; ``(None, value)`` when it holds
+    no call. Example: ``split_call("Action: f\\nAction Input: {}")`` → ``('f', '{}')``."""
+    p = parse_call(value)
+    return (p.tool, p.arguments) if p.tool is not None else (None, value)
 
 
 def _pretty(text: str) -> str:
     try:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return text
 
 
-def _decision(text: str) -> str | None:
-    for marker, name in (("Next: give up", "give up"), ("Next: conclusion", "conclusion"), ("Next: caller", "caller")):
-        if marker in text:
-            return name
-    return None
-
-
 def _align_steps(track: ReplayTrack) -> list[StepRecord | None]:
-    """Pair each turn with the model call that produced it (n-th planner step ↔ n-th assistant turn …)."""
-    queues: dict[str, list[StepRecord]] = {}
-    for s in track.steps:
-        queues.setdefault(s.role, []).append(s)
-    out: list[StepRecord | None] = []
-    for turn in track.dialogue.conversations:
-        found = None
-        for role in STEP_ROLE_FOR_TURN.get(turn.role, ()):
-            if queues.get(role):
-                found = queues[role].pop(0)
-                break
-        out.append(found)
-    return out
+    """Pair each turn with the model call that produced it (``umi_lab.protocol.records.align_steps``)."""
+    return align_steps(track.dialogue, track.steps)
 
 
-def _gold_marks(track: ReplayTrack, gold: ReplayTrack | None) -> list[str]:
-    """Per turn: an HTML badge comparing the n-th decision / call with the gold dialogue's."""
+def _infos(track: ReplayTrack) -> list[TurnInfo]:
+    return turn_infos(track.dialogue, track.steps)
+
+
+def _gold_marks(track: ReplayTrack, gold: ReplayTrack | None, infos: list[TurnInfo] | None = None) -> list[str]:
+    """Per turn: an HTML badge comparing the n-th recorded decision / call with the gold dialogue's
+    (an ``invalid`` decision never equals gold)."""
     marks = [""] * len(track.dialogue.conversations)
     if gold is None:
         return marks
-    gold_decisions = [_decision(t.value) for t in gold.dialogue.conversations if t.role == "assistant"]
-    gold_calls = [split_call(t.value)[0] for t in gold.dialogue.conversations if t.role == "caller"]
+    gold_infos = _infos(gold)
+    gold_turns = gold.dialogue.conversations
+    gold_decisions = [i.decision for t, i in zip(gold_turns, gold_infos) if t.role == "assistant"]
+    gold_calls = [i.tool for t, i in zip(gold_turns, gold_infos) if t.role == "caller"]
     n_dec = n_call = 0
-    for i, turn in enumerate(track.dialogue.conversations):
+    for i, (turn, info) in enumerate(zip(track.dialogue.conversations, infos or _infos(track))):
         if turn.role == "assistant":
             ref = gold_decisions[n_dec] if n_dec < len(gold_decisions) else None
-            mine = _decision(turn.value)
+            mine = info.decision
             n_dec += 1
         elif turn.role == "caller":
             ref = gold_calls[n_call] if n_call < len(gold_calls) else None
-            mine = split_call(turn.value)[0]
+            mine = info.tool
             n_call += 1
         else:
             continue
+        shown = ref.label if isinstance(ref, Decision) else ref
         if ref is None:
             marks[i] = '<span class="umi-badge umi-bad">gold: (none)</span>'
-        elif ref == mine:
+        elif ref == mine and mine is not Decision.INVALID:
             marks[i] = '<span class="umi-badge umi-ok">= gold</span>'
         else:
-            marks[i] = f'<span class="umi-badge umi-bad">gold: {esc(ref)}</span>'
+            marks[i] = f'<span class="umi-badge umi-bad">gold: {esc(shown)}</span>'
     return marks
 
 
-def render_turn_html(turn: Turn, *, step: StepRecord | None = None, mark: str = "", current: bool = False) -> str:
+def render_turn_html(turn: Turn, *, step: StepRecord | None = None, mark: str = "", current: bool = False,
+                     info: TurnInfo | None = None) -> str:
     """One turn as escaped HTML: role in its colour, rationale, call with pretty arguments, observation
-    (inside ``<details>`` when long) or final answer.
+    (inside ``<details>`` when long) or final answer. Decisions and calls are the recorded ones (``info``,
+    from ``umi_lab.protocol.records.turn_infos``; computed from ``step`` or the turn when not given).
 
     Example: ``render_turn_html(Turn("caller", "Action: f\\nAction Input: {\\"x\\": 1}"))``.
     """
     colour = ROLE_COLOURS.get(turn.role, "#111827")
     label = ROLE_LABELS.get(turn.role, turn.role)
     body: list[str] = []
+    if info is None:
+        info = turn_infos(Dialogue([], "", [turn]), [step] if step is not None else [])[0]
     if turn.role == "assistant":
-        decision = _decision(turn.value)
-        rationale = turn.value.split("Next:", 1)[0].strip() if decision else turn.value
+        decision = info.decision
+        rationale = parse_decision(turn.value).thought if decision is not None else turn.value
         body.append(f'<div class="umi-rationale"><pre>{esc(rationale)}</pre></div>')
-        badge = f"Next: {decision}" if decision else "no decision"
+        badge = ("no decision" if decision is None else
+                 f"invalid (acted as {INVALID_ACTS_AS.label})" if decision is Decision.INVALID else f"Next: {decision.label}")
         body.append(f'<span class="umi-badge umi-decision">{esc(badge)}</span>')
     elif turn.role == "caller":
-        name, args = split_call(turn.value)
-        if name is None:
+        if info.tool is None:
             body.append(f'<div class="umi-call">unparsed call:<pre>{esc(turn.value)}</pre></div>')
         else:
-            body.append(f'<div class="umi-call">call <code class="umi-tool">{esc(name)}</code>'
-                        f'<pre class="umi-args">{esc(_pretty(args))}</pre></div>')
+            body.append(f'<div class="umi-call">call <code class="umi-tool">{esc(info.tool)}</code>'
+                        f'<pre class="umi-args">{esc(_pretty(info.arguments or "{}"))}</pre></div>')
     elif turn.role == "observation":
         text = _pretty(turn.value)
         if len(text) > LONG_OBSERVATION:
@@ -222,9 +213,10 @@ def render_turn_html(turn: Turn, *, step: StepRecord | None = None, mark: str = 
 
 def turn_fragments(track: ReplayTrack, gold: ReplayTrack | None = None) -> list[str]:
     """Every turn of a track rendered once (not marked current), for cumulative display."""
-    steps = _align_steps(track)
-    marks = _gold_marks(track, gold)
-    return [render_turn_html(t, step=s, mark=m) for t, s, m in zip(track.dialogue.conversations, steps, marks)]
+    steps, infos = _align_steps(track), _infos(track)
+    marks = _gold_marks(track, gold, infos)
+    return [render_turn_html(t, step=s, mark=m, info=i)
+            for t, s, m, i in zip(track.dialogue.conversations, steps, marks, infos)]
 
 
 def render_step_html(track: ReplayTrack, step: int, *, gold: ReplayTrack | None = None) -> str:
@@ -234,9 +226,9 @@ def render_step_html(track: ReplayTrack, step: int, *, gold: ReplayTrack | None 
     turns = track.dialogue.conversations
     n = len(turns)
     k = max(0, min(step, n - 1))
-    steps = _align_steps(track)
-    marks = _gold_marks(track, gold)
-    parts = [render_turn_html(turns[i], step=steps[i], mark=marks[i], current=(i == k and step < n))
+    steps, infos = _align_steps(track), _infos(track)
+    marks = _gold_marks(track, gold, infos)
+    parts = [render_turn_html(turns[i], step=steps[i], mark=marks[i], current=(i == k and step < n), info=infos[i])
              for i in range(min(k + 1, n))]
     title = f"{esc(track.label)} <span class=\"umi-meta\">task {esc(track.task_id)} · turn {min(step, n - 1) + 1}/{n}</span>"
     return (f'<div class="umi-col" data-label="{esc(track.label)}"><h4>{title}</h4>'

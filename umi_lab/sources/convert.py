@@ -19,8 +19,8 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_json, write_json
+from umi_lab.protocol.dialogue import save_dialogues
 from umi_lab.sources import toolbench
-from umi_lab.trajectory import save_dialogues
 
 SOURCE_MODULES = ("umi_lab.sources.gsm8k", "umi_lab.sources.maths", "umi_lab.sources.toolalpaca")
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_jsonl
+from umi_lab.protocol.dialogue import Dialogue, Tool, Turn, save_dialogues
 from umi_lab.tools.calculator import (
     CalculatorError,
     CalculatorRegistry,
@@ -43,7 +44,6 @@ from umi_lab.tools.calculator import (
     parse_annotation,
 )
 from umi_lab.tools.registry import OK, Observation
-from umi_lab.trajectory import Dialogue, Tool, Turn, save_dialogues
 
 ANNOTATION = re.compile(r"<<([^<>]*)>>")
 CONCLUDE_THOUGHT = "All the calculations are done, so I can give the final answer."

@@ -26,8 +26,9 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_records
+from umi_lab.protocol.dialogue import Dialogue, Tool, Turn, save_dialogues
+from umi_lab.protocol.grammar import compose_call, compose_planner
 from umi_lab.tools.registry import OK, Observation
-from umi_lab.trajectory import Dialogue, Tool, Turn, save_dialogues
 
 # Used only when the sandbox module (umi_lab.tools.sandbox, another engineer's) cannot be imported.
 _FALLBACK_PYTHON_TOOL = Tool("python", "Run a Python program in a sandbox and return what it prints.",
@@ -111,8 +112,8 @@ def tora_turns(problem: str, content: str) -> list[Turn]:
             if "```" in body:
                 raise _Excluded("an unterminated code block")
             thought = "\n\n".join(pending) or PROGRAM_THOUGHT
-            call = "Action: python\nAction Input: " + json.dumps({"code": body}, ensure_ascii=False)
-            turns += [Turn("assistant", f"{thought} Next: caller."), Turn("caller", call)]
+            call = compose_call("python", json.dumps({"code": body}, ensure_ascii=False))
+            turns += [Turn("assistant", compose_planner(thought, "caller")), Turn("caller", call)]
             pending, open_program = [], True
         else:
             if not open_program:
@@ -128,7 +129,7 @@ def tora_turns(problem: str, content: str) -> list[Turn]:
     paragraphs = "\n\n".join(pending).split("\n\n")
     thought = "\n\n".join(p.strip() for p in paragraphs[:-1]) or CONCLUDE_THOUGHT
     answer = paragraphs[-1].strip()
-    return turns + [Turn("assistant", f"{thought} Next: conclusion."), Turn("conclusion", answer)]
+    return turns + [Turn("assistant", compose_planner(thought, "conclusion")), Turn("conclusion", answer)]
 
 
 def convert_tora(records: list[Any], *, file: str | None = None) -> tuple[list[Dialogue], ConversionReport]:

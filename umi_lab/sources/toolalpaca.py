@@ -33,8 +33,9 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_json, write_json
+from umi_lab.protocol.dialogue import Dialogue, Tool, Turn, save_dialogues
+from umi_lab.protocol.grammar import compose_call, compose_planner
 from umi_lab.static_eval import static_samples
-from umi_lab.trajectory import Dialogue, Tool, Turn, save_dialogues
 
 CONCLUDE_THOUGHT = "The required calls are done."
 FORMATS = ("cases", "dialogues", "samples")
@@ -154,10 +155,10 @@ def case_dialogue(case: dict[str, Any], *, include_conclusion: bool = True) -> D
     """
     turns = [Turn("user", case["instruction"])]
     for step in case["golden"]:
-        turns += [Turn("assistant", f"I will call {step['action']} for this step. Next: caller."),
-                  Turn("caller", f"Action: {step['action']}\nAction Input: {step['action_input']}")]
+        turns += [Turn("assistant", compose_planner(f"I will call {step['action']} for this step.", "caller")),
+                  Turn("caller", compose_call(step["action"], step["action_input"]))]
     if include_conclusion:
-        turns += [Turn("assistant", f"{CONCLUDE_THOUGHT} Next: conclusion."), Turn("conclusion", "none")]
+        turns += [Turn("assistant", compose_planner(CONCLUDE_THOUGHT, "conclusion")), Turn("conclusion", "none")]
     extra = {"id": case["id"], "api": case["api"], "split": case["split"], "source": "toolalpaca",
              "golden": case["golden"]}
     return Dialogue([Tool.from_dict(t) for t in case["tools"]], case["instruction"], turns, extra)

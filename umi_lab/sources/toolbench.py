@@ -37,7 +37,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_json
-from umi_lab.trajectory import Dialogue
+from umi_lab.protocol.dialogue import Dialogue
 
 ANSWER_GROUPS = ("G1_answer", "G2_answer", "G3_answer")
 NAME_CHARS, FUNCTION_CHARS, PARAM_CHARS = 64, 256, 256

@@ -29,8 +29,8 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_json
+from umi_lab.protocol.dialogue import Dialogue, Tool, Turn
 from umi_lab.tools.registry import BAD_ARGUMENTS, NOT_IN_CACHE, OK, TOOL_ERROR, Observation, ToolRegistry
-from umi_lab.trajectory import Dialogue, Tool, Turn
 
 
 def normalise_arguments(arguments: str | dict | None) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from umi_lab.trajectory import Tool
+from umi_lab.protocol.dialogue import Tool
 
 # Observation statuses. "ok" is success; everything else is a failure the agent can react to.
 OK = "ok"

@@ -16,11 +16,11 @@ import json
 
 from umi_lab.errors import DataError
 from umi_lab.io import write_json
+from umi_lab.protocol.dialogue import Dialogue, load_dialogues, load_trajectories
 from umi_lab.toolworld.apis import APIS, CATEGORIES
 from umi_lab.toolworld.dataset import GenerateConfig, generate, summarize, write_splits
 from umi_lab.toolworld.env import ToolWorld
 from umi_lab.toolworld.success import check_success, parse_caller
-from umi_lab.trajectory import Dialogue, load_dialogues, load_trajectories
 
 
 def replay_mismatches(world: ToolWorld, dialogue: Dialogue) -> list[int]:
@@ -70,7 +70,7 @@ def _check(args: argparse.Namespace) -> int:
                 raise DataError(f"task id {t.task_id!r} is not in {args.data}", file=args.trajectories, record=i,
                                 field="task_id")
             try:
-                res = check_success(by_id[t.task_id], t.dialogue)
+                res = check_success(by_id[t.task_id], t)
             except DataError as e:
                 raise e.located(file=args.data, record=gold.index(by_id[t.task_id])) from None
             rows.append({"id": t.task_id, "outcome": t.outcome, **res.to_dict()})

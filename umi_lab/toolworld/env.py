@@ -19,11 +19,11 @@ from collections import Counter
 from functools import partial
 
 from umi_lab.errors import DataError
+from umi_lab.protocol.dialogue import Dialogue, Tool
 from umi_lab.tools.registry import RATE_LIMITED, TOOL_ERROR, FunctionRegistry, Observation, ToolSpec
 from umi_lab.toolworld.apis import API_BY_NAME, APIS, CATEGORIES
 from umi_lab.toolworld.success import SuccessResult, check_success
 from umi_lab.toolworld.world import World, build_world
-from umi_lab.trajectory import Dialogue, Tool
 
 FAULT_KINDS = ("transient", "rate_limit", "down")
 DEFAULT_QUOTA = 6

@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from umi_lab.protocol.grammar import compose_call, compose_planner
 from umi_lab.tools.registry import BAD_ARGUMENTS, EMPTY, NOT_FOUND, TOOL_ERROR, UNKNOWN_TOOL
 from umi_lab.toolworld.apis import ALTERNATIVES, API_BY_NAME
 from umi_lab.toolworld.env import ToolWorldEnv
@@ -111,12 +112,12 @@ class Episode:
 
     def conclude(self, note: str, answer: str) -> None:
         """End with a planner turn citing ``note`` and the conclusion ``answer``."""
-        self.turns.append(("assistant", self.rng.choice(_CONCLUDE).format(note=note) + " Next: conclusion."))
+        self.turns.append(("assistant", compose_planner(self.rng.choice(_CONCLUDE).format(note=note), "conclusion")))
         self.turns.append(("conclusion", answer))
 
     def give_up(self, thought: str) -> None:
         """End with a planner turn that gives up."""
-        self.turns.append(("assistant", thought + " Next: give up."))
+        self.turns.append(("assistant", compose_planner(thought, "give_up")))
 
     # ------------------------------------------------------------ calling
     def _alternative(self, api: str, args: dict) -> tuple[str, dict] | None:
@@ -149,8 +150,8 @@ class Episode:
 
     def _attempt(self, api: str, args: dict, thought: str, tried: list[str], primary: dict | None):
         arg_text = json.dumps(args, ensure_ascii=False)
-        self.turns.append(("assistant", thought + " Next: caller."))
-        self.turns.append(("caller", f"Action: {api}\nAction Input: {arg_text}"))
+        self.turns.append(("assistant", compose_planner(thought, "caller")))
+        self.turns.append(("caller", compose_call(api, arg_text)))
         obs = self.env.call(api, arg_text)
         self.turns.append(("observation", obs.text))
         if obs.ok:

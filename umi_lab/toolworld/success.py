@@ -9,8 +9,10 @@ A dialogue's ``task`` object says what a correct episode must contain:
   call that succeeded with those arguments or with that response (an alternative API counts too);
 - ``tools``: the API names offered; a call to any other name is a hallucinated tool.
 
-``check_success(task, dialogue)`` reads the caller turns and the observation that follows each one
-(the ToolBench ``{"error": ..., "response": ...}`` text: an empty error means success).
+``check_success(task, episode)`` reads the caller turns and the observation that follows each one
+(the ToolBench ``{"error": ..., "response": ...}`` text: an empty error means success). Given a
+``RecordedTrajectory`` it reads the calls and decisions its steps recorded; given a plain ``Dialogue``
+(gold data) it reads them with the protocol grammar (``umi_lab.protocol.records``), the same code.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.trajectory import Dialogue
+from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord
+from umi_lab.protocol.grammar import Decision, parse_call
+from umi_lab.protocol.records import turn_infos
 
 _NUM = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -106,10 +110,12 @@ class SuccessResult:
 
 
 def parse_caller(value: str) -> tuple[str, str]:
-    """Split a caller turn into (action, action input). Example: ``parse_caller("Action: a\\nAction Input: {}")``."""
-    action, _, rest = value.partition("Action Input:")
-    name = action.split("Action:")[-1].strip()
-    return name, rest.strip()
+    """A caller turn's (action, action input) by the protocol grammar (``""`` when there is no action).
+
+    Example: ``parse_caller("Action: a\\nAction Input: {}")`` → ``('a', '{}')``.
+    """
+    p = parse_call(value)
+    return p.tool or "", p.arguments or "{}"
 
 
 def _observation_ok(text: str) -> tuple[bool, str, str]:
@@ -123,17 +129,18 @@ def _observation_ok(text: str) -> tuple[bool, str, str]:
     return ok, str(obj["error"]), response_digest(obj.get("response")) if ok else ""
 
 
-def dialogue_calls(dialogue: Dialogue) -> list[Call]:
-    """Every caller turn with the observation right after it (a caller without one did not succeed)."""
+def dialogue_calls(dialogue: Dialogue, steps: list[StepRecord] | tuple = ()) -> list[Call]:
+    """Every caller turn with the observation right after it (a caller without one did not succeed); the
+    tool and arguments are those recorded by ``steps`` (read from the turn where none is recorded)."""
     turns, calls = dialogue.conversations, []
-    for i, t in enumerate(turns):
+    for i, (t, info) in enumerate(zip(turns, turn_infos(dialogue, steps))):
         if t.role != "caller":
             continue
-        name, raw = parse_caller(t.value)
+        name, raw = info.tool or "", info.arguments or ""
         try:
             args = json.loads(raw) if raw else {}
             args = args if isinstance(args, dict) else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder allows
             args = None
         if i + 1 < len(turns) and turns[i + 1].role == "observation":
             ok, err, digest = _observation_ok(turns[i + 1].value)
@@ -161,18 +168,18 @@ def call_matches(call: Call, option: dict) -> bool:
                                          for k, v in option.get("args", {}).items())
 
 
-def _final_decision(dialogue: Dialogue) -> tuple[str | None, str]:
-    """The last planner decision and the conclusion text that follows it (``""`` when none)."""
+def _final_decision(dialogue: Dialogue, steps: list[StepRecord] | tuple = ()) -> tuple[str | None, str]:
+    """The last planner decision (as recorded; ``invalid`` included) and the conclusion text that follows
+    it (``""`` when none)."""
     turns = dialogue.conversations
+    infos = turn_infos(dialogue, steps)
     for i in range(len(turns) - 1, -1, -1):
-        t = turns[i]
-        if t.role == "assistant":
-            if "Next: give up" in t.value:
-                return "give_up", ""
-            if "Next: conclusion" in t.value:
+        if turns[i].role == "assistant":
+            decision = infos[i].decision or Decision.INVALID
+            if decision is Decision.CONCLUSION:
                 nxt = turns[i + 1] if i + 1 < len(turns) else None
-                return "conclusion", nxt.value if nxt is not None and nxt.role == "conclusion" else ""
-            return "caller", ""
+                return decision.value, nxt.value if nxt is not None and nxt.role == "conclusion" else ""
+            return decision.value, ""
     return None, ""
 
 
@@ -203,16 +210,21 @@ def _task_of(task: dict | Dialogue) -> dict:
     return validate_task(task.extra.get("task") if isinstance(task, Dialogue) else task)
 
 
-def check_success(task: dict | Dialogue, dialogue: Dialogue) -> SuccessResult:
-    """Judge an episode against its task; ``task`` may be the task dict or the gold Dialogue carrying it.
+def check_success(task: dict | Dialogue, episode: Dialogue | RecordedTrajectory) -> SuccessResult:
+    """Judge an episode (a recorded trajectory, or a dialogue) against its task; ``task`` may be the task
+    dict or the gold Dialogue carrying it.
 
-    >>> # check_success(gold.extra["task"], produced_dialogue).passed
+    >>> # check_success(gold.extra["task"], recorded_trajectory).passed
     """
     task = _task_of(task)
-    calls = dialogue_calls(dialogue)
+    if isinstance(episode, RecordedTrajectory):
+        dialogue, steps = episode.dialogue, episode.steps
+    else:
+        dialogue, steps = episode, []
+    calls = dialogue_calls(dialogue, steps)
     offered = set(task["tools"])
-    hallucinated = sorted({c.api for c in calls if c.api not in offered})
-    decision, answer = _final_decision(dialogue)
+    hallucinated = sorted({c.api for c in calls if c.api and c.api not in offered})  # "" = no call parsed
+    decision, answer = _final_decision(dialogue, steps)
     reasons: list[str] = []
     missing: list[str] = []
     failed: list[str] = []
