@@ -59,6 +59,7 @@ def measure(name: str, args, scratch: Path) -> dict:
 
     lora = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                                           "up_proj", "down_proj"], task_type="CAUSAL_LM")
+    parameters = sum(p.numel() for p in model.parameters())  # before LoRA adds its own
     peft = get_peft_model(model, lora)
     opt = torch.optim.AdamW([p for p in peft.parameters() if p.requires_grad], lr=1e-4)
     peft.train()
@@ -93,7 +94,8 @@ def measure(name: str, args, scratch: Path) -> dict:
                             pad_token_id=tok.pad_token_id)
         gen_s = time.time() - t
     generated = (out.shape[1] - enc["input_ids"].shape[1]) * out.shape[0]
-    return {"model": name, "parameters": sum(p.numel() for p in model.parameters()),
+    return {"model": name, "parameters": parameters,
+            "lora_parameters": sum(p.numel() for p in peft.parameters()) - parameters,
             "load_or_build_s": round(load_s, 1), "prompt_style": asdict(style),
             "train_batch": args.batch_size, "train_steps": args.train_steps,
             "train_tokens_per_step": round(sum(tokens) / len(tokens), 1),
