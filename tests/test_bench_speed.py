@@ -18,5 +18,6 @@ def test_bench_speed_tiny_test(tmp_path):
     (entry,) = result["models"]
     assert entry["model"] == "tiny-test" and entry["train_tokens_per_s"] > 0 and entry["gen_tokens_per_s"] > 0
     assert entry["gen_new_tokens"] == 2 and "bench_speed.py" in entry["command"]
+    assert entry["lora_parameters"] > 0 and entry["parameters"] > entry["lora_parameters"]
     assert json.loads((tmp_path / "bench_speed.json").read_text()) == result
     assert "train_tokens_per_s" in (tmp_path / "bench_speed.md").read_text()
