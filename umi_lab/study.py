@@ -267,10 +267,11 @@ def _cmd(args: argparse.Namespace) -> int:
     if args.limit:
         cfg.eval_limit = args.limit
     if args.model:
-        from umi_lab.backbone import MODEL_PROMPT_STYLES
+        from umi_lab.backbone import MODEL_TRAIN_DEFAULTS
 
         cfg.model = args.model
-        cfg.extra_train = {**cfg.extra_train, "prompt_style": MODEL_PROMPT_STYLES.get(args.model, {})}
+        cfg.extra_train = {**cfg.extra_train, "prompt_style": {},
+                           **MODEL_TRAIN_DEFAULTS.get(args.model, {})}
     if args.max_samples is not None:
         cfg.extra_train = {**cfg.extra_train, "max_samples": args.max_samples or None}
     if args.gsm8k:
