@@ -95,3 +95,28 @@ def test_zero_shot_run_serves_the_untrained_model_through_its_chat_template(smal
     assert "t: Does t. Input: {}" in prompt
     (gen,) = models.generate([prompt], ["planner"], GenerationSettings(max_new_tokens=4))
     assert gen.generated_tokens >= 1
+
+
+def test_chat_template_model_trains_and_serves_through_its_template(small_gguf, tmp_path):
+    """A converted GGUF model, trained (smoke, real TRL) and served with PromptStyle(chat_template=True)."""
+    pytest.importorskip("trl")
+    from test_training_panel import _role_data
+
+    from umi_lab.models import convert_gguf
+    from umi_lab.serving import GenerationSettings, RoleModels
+    from umi_lab.training import train
+    from umi_lab.training_config import GLPFTConfig
+
+    folder = convert_gguf(small_gguf[0], tmp_path / "model")
+    cfg = GLPFTConfig(method="single_llm", model=str(folder), data=str(_role_data(tmp_path / "data")),
+                      out=str(tmp_path / "run"), schedule="tiny", smoke=True,
+                      prompt_style={"chat_template": True, "compact_docs": True})
+    run = train(cfg, progress=False)
+    stats = json.loads((run / "data_stats.json").read_text())
+    assert stats["backbone"]["samples"] == 6  # (byte-level toy vocabulary: its prompts are cut at 384)
+    models = RoleModels.from_run(run, device="cpu")
+    assert models.style.chat_template and models.style.compact_docs
+    prompt = models.prompt("backbone", [{"Name": "t", "function": "Does t.", "input": {}}], "user: hi</s>")
+    assert prompt.startswith("<|im_start|>user\n") and "t: Does t. Input: {}" in prompt
+    (gen,) = models.generate([prompt], ["backbone"], GenerationSettings(max_new_tokens=3))
+    assert gen.generated_tokens >= 1
