@@ -210,7 +210,7 @@ def predict_static(models: RoleModels, samples: list[dict[str, Any]], settings: 
     )
 
     def prompt(s: dict, text: str) -> str:  # the run's PromptStyle, as at training time
-        return models.style.model_prompt(text, tools=s.get("tools"), tokenizer=models.tokenizer)
+        return models.style.model_prompt(text, tools=s.get("tools"), tokenizer=getattr(models, "tokenizer", None))
 
     out = [dict(s) for s in samples]
     if models.method == "single_llm" or ("backbone" in models.role_map and "planner" not in models.role_map):
