@@ -268,7 +268,7 @@ def render_docs_compact(tools: Iterable[Tool | dict]) -> str:
     the arguments written as compact JSON. Used by ``PromptStyle(compact_docs=True)``.
 
     >>> render_docs_compact([{"Name": "a", "function": "Adds.", "input": {"x": "int, required"}}])
-    'a: Adds. Input: {"x":"int, required"}\n'
+    'a: Adds. Input: {"x":"int, required"}\\n'
     """
     lines = []
     for t in tools:
