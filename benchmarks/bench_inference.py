@@ -31,16 +31,12 @@ import copy
 import gc
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import common
-
-from umi_lab.errors import DataError
-from umi_lab.io import data_root
+from workload import load_workload
 
 ROLES = ("planner", "caller", "summarizer")
-TOOLWORLD_TEST_NAMES = ("test_in_domain.json", "test_out_of_domain.json", "test.json")
 
 
 @dataclass
@@ -57,62 +53,6 @@ class InferenceBenchConfig:
     lora_r: int = 8
     project_serving: bool = True
     seed: int = 0
-
-
-# ------------------------------------------------------------------------------------------ workload
-
-def toolworld_test_file() -> Path | None:
-    """The ToolWorld test dialogues in ``data/toolworld/`` (first of TOOLWORLD_TEST_NAMES), or None."""
-    folder = common.REPO / "data" / "toolworld"
-    for name in TOOLWORLD_TEST_NAMES:
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-def load_workload(source: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
-    """``(description, requests)``: per static sample a planner request and, unless the reference is a
-    give-up, a caller or summarizer request. ``limit`` caps the number of samples (0 = all)."""
-    from umi_lab.protocol.dialogue import load_dialogues
-    from umi_lab.protocol.prompts import DEFAULT_STYLE
-    from umi_lab.static_eval import caller_input, static_samples, summarizer_input
-
-    if source == "auto":
-        source = "toolworld" if toolworld_test_file() is not None else "ood"
-    if source == "toolworld":
-        path = toolworld_test_file()
-        if path is None:
-            raise DataError("no ToolWorld test file", file=str(common.REPO / "data" / "toolworld" / "test.json"))
-        family = "toolbench"
-    elif source == "ood":
-        root = data_root()
-        path = root / "alpha_umi_toolbench" / "test" / "out_of_domain.json" if root else None
-        if path is None or not path.is_file():
-            raise DataError("shared data not found (set UMI_LAB_DATA)", file="alpha_umi_toolbench/test/out_of_domain.json")
-        family = "toolbench"
-    else:
-        path, family = Path(source), "toolbench"
-    samples = static_samples(load_dialogues(path), family, file=str(path))
-    total = len(samples)
-    if limit:
-        samples = samples[:limit]
-    requests = []
-    for i, s in enumerate(samples):
-        prompt = DEFAULT_STYLE.model_prompt  # the same "system: " style training used
-        requests.append({"sample": i, "role": "planner", "prompt": prompt(s["model_input"])})
-        thought = _reference_thought(s)
-        if s["decision"] == "caller":
-            requests.append({"sample": i, "role": "caller", "prompt": prompt(caller_input(s, thought))})
-        elif s["decision"] == "conclusion":
-            requests.append({"sample": i, "role": "summarizer", "prompt": prompt(summarizer_input(s, thought))})
-    return f"{path.name}: {len(samples)} of {total} static samples", requests
-
-
-def _reference_thought(sample: dict[str, Any]) -> str:
-    ref = sample["reference"]
-    if ref.startswith("assistant: "):
-        return ref[len("assistant: "):].split("</s>", 1)[0]
-    return ref
 
 
 # -------------------------------------------------------------------------------------------- models
@@ -146,8 +86,8 @@ def load_base(cfg: InferenceBenchConfig):
 
 def add_random_adapters(base, cfg: InferenceBenchConfig):
     """Wrap ``base`` with three random LoRA adapters named after the roles (a PeftModel)."""
-    from bench_training import LORA_TARGETS
     from peft import LoraConfig, get_peft_model
+    from recipes import LORA_TARGETS
 
     def lcfg():
         return LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, target_modules=LORA_TARGETS,
@@ -186,10 +126,13 @@ def merged_copies(peft_model) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- the arms
 
 def _encode(tok, prompts: list[str], max_prompt: int, device: str):
-    """Left-truncate (keep the end) each prompt to ``max_prompt`` tokens and left-pad the batch."""
+    """Encode each prompt as the library does (``umi_lab.backbone.encode_prompt``: the tokenizer's own BOS
+    convention, left truncation to ``max_prompt`` tokens keeping a leading BOS) and left-pad the batch."""
     import torch
 
-    ids = [tok(p, add_special_tokens=False).input_ids[-max_prompt:] for p in prompts]
+    from umi_lab.backbone import encode_prompt
+
+    ids = [encode_prompt(tok, p, max_prompt)[0] for p in prompts]  # the library's rule (training and serving)
     width = max(len(x) for x in ids)
     input_ids = torch.full((len(ids), width), tok.pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
@@ -238,7 +181,9 @@ def batched_schedule(requests: list[dict[str, Any]], tok, batch_size: int) -> li
     a second-role prompt follows its planner's output)."""
     planners = [r for r in requests if r["role"] == "planner"]
     seconds = {r["sample"]: r for r in requests if r["role"] != "planner"}
-    planners.sort(key=lambda r: len(tok(r["prompt"], add_special_tokens=False).input_ids))
+    from umi_lab.backbone import encode_prompt
+
+    planners.sort(key=lambda r: len(encode_prompt(tok, r["prompt"])[0]))
     chunks = [planners[i:i + batch_size] for i in range(0, len(planners), batch_size)]
     batches = []
     for k in range(len(chunks) + 1):
@@ -275,16 +220,21 @@ def run_project_serving(peft_model, tok, requests, cfg) -> dict[str, Any]:
     """The project's own ``umi_lab.serving.RoleModels`` on the same base and adapters: all requests in one
     ``generate`` call (sorted by prompt length, mixed-role batches of ``batch_size``) against one request
     per call (batch 1, ``set_adapter`` switching). It stops at EOS as deployed, so token counts are reported,
-    not forced equal."""
-    from umi_lab.serving import GenerationSettings, RoleModels
+    not forced equal. Decoding settings: the static evaluation's (``EvalSettings.for_profile("greedy",
+    "static")``, what ``evaluate`` runs) with the benchmark's token budgets and batch size."""
+    from dataclasses import replace
+
+    from umi_lab.backbone import encode_prompt
+    from umi_lab.evaluation import EvalSettings
+    from umi_lab.serving import RoleModels
 
     models = RoleModels(peft_model, tok, {r: r for r in ROLES})
-    lengths = {i: len(tok(r["prompt"], add_special_tokens=False).input_ids) for i, r in enumerate(requests)}
+    lengths = {i: len(encode_prompt(tok, r["prompt"])[0]) for i, r in enumerate(requests)}
     order = sorted(range(len(requests)), key=lengths.__getitem__)
     arms = {}
     for name, batch_size in (("batched", cfg.batch_size), ("sequential", 1)):
-        settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=batch_size,
-                                      max_prompt_tokens=cfg.max_prompt_tokens, mixed_roles=batch_size > 1)
+        settings = replace(EvalSettings.for_profile("greedy", "static").generation, max_new_tokens=cfg.max_new_tokens,
+                           batch_size=batch_size, max_prompt_tokens=cfg.max_prompt_tokens, mixed_roles=batch_size > 1)
         models.generate([requests[0]["prompt"]], [requests[0]["role"]], settings)  # warm-up
         common.sync(cfg.device)
         t0 = time.perf_counter()

@@ -1,17 +1,21 @@
-"""LoRA SFT throughput on role data: "our recipe" against TRL's defaults, plus the four GLPFT trainings.
+"""LoRA SFT throughput on role data: the library's recipe against TRL's defaults, plus the four GLPFT trainings.
 
-Both arms use TRL's ``SFTTrainer``/``SFTConfig`` on the same model, the same prompt/completion data and
-the same number of optimizer steps; only the recipe differs.
+Every arm uses TRL's ``SFTTrainer`` on the same model, the same rows tokenised by the library
+(``umi_lab.training.build_dataset``: the ``system:`` prompt style, prompt masked, EOS appended, left
+truncation, exactly as ``train`` does) and the same number of optimizer steps; only the recipe differs.
+The LoRA adapter is the library's (``LoRASettings.peft_config``).
 
 * **TRL defaults**: ``SFTConfig`` as shipped (random sampler, padding to the longest sample, full
   activation checkpointing, bf16, fused AdamW), with only the run shape set (steps, batch size,
   ``max_length``), and ``bf16=False`` on CPU (TRL's default ``bf16=True`` refuses to start on CPU).
-* **our recipe**: the fastest settings the hardware allows. With flash-attention (a CUDA install with
-  ``flash_attn``): packing (BFD) + padding-free batches, which the varlen kernels keep per-sample exact.
-  Without it (SDPA, and always on CPU): SDPA cannot separate samples in a flattened batch (checked:
-  the second sample attends to the first), so padding-free would change the results; we use
-  length-grouped batches instead. On GPU: bf16, selective activation checkpointing (saves attention
-  outputs, recomputes the rest), fused AdamW. On CPU: fp32, no checkpointing, fused AdamW.
+* **library**: the ``SFTConfig`` that ``python -m umi_lab train`` builds (``umi_lab.training.stage_config``
+  of a ``GLPFTConfig``), the run shape set through ``schedule_overrides`` / ``sft_overrides`` as a user would.
+* **ours**: the library's config plus the speed options a user can switch on in ``sft_overrides``. With
+  flash-attention (a CUDA install with ``flash_attn``): packing (BFD) + padding-free batches, which the
+  varlen kernels keep per-sample exact. Without it (SDPA, and always on CPU): SDPA cannot separate samples
+  in a flattened batch (checked: the second sample attends to the first), so padding-free would change the
+  results; length-grouped batches instead. On GPU also selective activation checkpointing and fused AdamW;
+  on CPU fp32, no checkpointing, fused AdamW.
 
 Reported per arm: real (non-pad) tokens/s, padding share, MFU = 6·N·tokens/s ÷ peak FLOP/s (N: parameters
 that take part in matmuls, i.e. without the input embedding; attention score FLOPs not counted; on CPU the
@@ -28,13 +32,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import common
+from recipes import ARMS, flash_attention_available, glpft_config, sft_config, shown_settings
 from roles import GLPFT_ROLES, load_role_samples
 
 # Random-initialised shapes: weights do not change speed, so nothing is downloaded.
@@ -49,7 +53,6 @@ SHAPES: dict[str, dict[str, Any]] = {
     "llama-test": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                        intermediate_size=128, vocab_size=32000, tie_word_embeddings=False),
 }
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 @dataclass
@@ -70,11 +73,6 @@ class TrainBenchConfig:
 
 
 # ------------------------------------------------------------------------------------------- model
-
-def flash_attention_available(device: str) -> bool:
-    """True when flash-attention 2 can run here (a CUDA device and the ``flash_attn`` package)."""
-    return device == "cuda" and importlib.util.find_spec("flash_attn") is not None
-
 
 def attention_for(arm: str, device: str) -> str:
     """Attention kernel of an arm: TRL defaults keep the library default (SDPA); ours takes flash-attention 2
@@ -131,52 +129,25 @@ def matmul_params(model) -> int:
 # -------------------------------------------------------------------------------------------- data
 
 def to_dataset(samples: list[dict[str, str]], tokenizer, max_length: int, rows: int, seed: int = 0):
-    """A tokenised ``datasets.Dataset`` of exactly ``rows`` ``{"input_ids", "completion_mask"}`` rows: the
-    model prompt, then the target + EOS; over-long samples keep their end (left truncation, as the official
-    training does). Rows are a seeded random draw from ``samples`` (with repeats only when there are fewer
-    samples than rows), so a run of ``rows / batch`` steps is exactly one epoch and every recipe trains on
-    the same multiset of rows, whatever order its sampler picks."""
+    """A ``datasets.Dataset`` of exactly ``rows`` rows tokenised by the library (``umi_lab.training.build_dataset``
+    with the default prompt style: ``{"input_ids", "labels"}``, prompt masked, EOS appended, prompt cut on the
+    left). Rows are a seeded random draw from ``samples`` (with repeats only when there are fewer samples than
+    rows), so a run of ``rows / batch`` steps is exactly one epoch and every recipe trains on the same multiset
+    of rows, whatever order its sampler picks."""
     import random
 
-    from datasets import Dataset
-
     from umi_lab.protocol.prompts import DEFAULT_STYLE
+    from umi_lab.training import build_dataset
 
     if not samples:
         raise SystemExit("error: no role samples to train on")
     rng = random.Random(seed)
     picked = rng.sample(samples, rows) if rows <= len(samples) else [rng.choice(samples) for _ in range(rows)]
-    out = []
-    for s in picked:
-        prompt = tokenizer(DEFAULT_STYLE.model_prompt(s["input"]), add_special_tokens=False).input_ids
-        target = tokenizer(s["target"], add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
-        ids, mask = (prompt + target)[-max_length:], ([0] * len(prompt) + [1] * len(target))[-max_length:]
-        out.append({"input_ids": ids, "completion_mask": mask})
-    return Dataset.from_list(out)
+    dataset, _stats = build_dataset(picked, tokenizer, style=DEFAULT_STYLE, max_length=max_length)
+    return dataset
 
 
 # ---------------------------------------------------------------------------------------- recipes
-
-def sft_kwargs(arm: str, cfg: TrainBenchConfig, out_dir: str, steps: int) -> dict[str, Any]:
-    """``SFTConfig`` keyword arguments for ``arm`` (``trl_defaults`` or ``ours``) on ``cfg.device``."""
-    base = dict(output_dir=out_dir, max_steps=steps, per_device_train_batch_size=cfg.batch_size,
-                max_length=cfg.seq_len, report_to="none", save_strategy="no", logging_steps=max(1, steps),
-                disable_tqdm=True, seed=cfg.seed, use_cpu=cfg.device == "cpu", completion_only_loss=True)
-    if arm == "trl_defaults":
-        return {**base, **({} if cfg.device == "cuda" else {"bf16": False})}
-    if arm != "ours":
-        raise ValueError(f"unknown arm {arm!r}")
-    gpu = cfg.device == "cuda"
-    ours = dict(optim="adamw_torch_fused", bf16=gpu, gradient_checkpointing=gpu,
-                gradient_checkpointing_kwargs={"use_reentrant": False, "selective": True} if gpu else None)
-    if flash_attention_available(cfg.device):
-        # Packed rows of seq_len tokens, flattened without padding; the varlen kernels keep samples apart.
-        ours.update(packing=True, packing_strategy="bfd", padding_free=True)
-    else:
-        ours.update(train_sampling_strategy="group_by_length")
-    return {**base, **ours}
-
-
 def _counting_trainer_class():
     """``SFTTrainer`` that counts the real (non-pad) and padded tokens of every micro-batch."""
     from trl import SFTTrainer
@@ -209,13 +180,10 @@ def _timing_callback(trainer, device: str, marks: list[tuple[float, int, int]]):
 
 
 def train_once(model, tokenizer, dataset, arm: str, cfg: TrainBenchConfig, steps: int,
-               peft_config=None) -> dict[str, Any]:
+               peft_config=None, role: str = "backbone") -> dict[str, Any]:
     """Train ``steps`` optimizer steps with one recipe; time the steps after ``cfg.warmup_steps``."""
-    from trl import SFTConfig
-
     with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp:
-        kwargs = sft_kwargs(arm, cfg, tmp, steps)
-        args = SFTConfig(**kwargs)
+        args = sft_config(arm, cfg, tmp, steps, role)
         trainer = _counting_trainer_class()(model=model, args=args, train_dataset=dataset,
                                             processing_class=tokenizer, peft_config=peft_config)
         marks: list[tuple[float, int, int]] = []
@@ -227,8 +195,7 @@ def train_once(model, tokenizer, dataset, arm: str, cfg: TrainBenchConfig, steps
     warm = min(cfg.warmup_steps, len(marks) - 2) if len(marks) >= 2 else 0
     (t0, r0, b0), (t1, r1, b1) = marks[warm], marks[-1]
     seconds = max(t1 - t0, 1e-9)
-    settings = {k: (v.value if hasattr(v, "value") else v) for k, v in kwargs.items()
-                if k not in ("output_dir", "report_to", "save_strategy", "logging_steps", "disable_tqdm")}
+    settings = shown_settings(args, arm)
     return {"model": trained, "timed_steps": len(marks) - 1 - warm, "seconds": seconds,
             "real_tokens": r1 - r0, "batch_tokens": b1 - b0, "tokens_per_s": (r1 - r0) / seconds,
             "padding_share": 1 - (r1 - r0) / max(1, b1 - b0), "peak_memory_bytes": mem.peak_bytes,
@@ -236,10 +203,8 @@ def train_once(model, tokenizer, dataset, arm: str, cfg: TrainBenchConfig, steps
 
 
 def lora_config(cfg: TrainBenchConfig):
-    from peft import LoraConfig
-
-    return LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r, lora_dropout=0.0, target_modules=LORA_TARGETS,
-                      task_type="CAUSAL_LM")
+    """The library's LoRA adapter config for this run shape (``LoRASettings.peft_config``)."""
+    return glpft_config(cfg, 1).lora.peft_config()
 
 
 def _free(device: str) -> None:
@@ -253,10 +218,10 @@ def _free(device: str) -> None:
 # ------------------------------------------------------------------------------------- the measures
 
 def compare_recipes(cfg: TrainBenchConfig, tokenizer, make_model, dataset, peak_flops: float) -> dict[str, Any]:
-    """Both arms on a fresh copy of the same model and the same dataset; TRL defaults first."""
+    """Every arm on a fresh copy of the same model and the same dataset; TRL defaults first."""
     arms: dict[str, Any] = {}
     n_matmul = None
-    for arm in ("trl_defaults", "ours"):
+    for arm in ARMS:
         model = make_model(attention_for(arm, cfg.device))
         n_matmul = matmul_params(model)
         res = train_once(model, tokenizer, dataset, arm, cfg, cfg.steps + cfg.warmup_steps,
@@ -266,8 +231,9 @@ def compare_recipes(cfg: TrainBenchConfig, tokenizer, make_model, dataset, peak_
         res["mfu"] = 6 * n_matmul * res["tokens_per_s"] / peak_flops
         res["settings"]["attn_implementation"] = attention_for(arm, cfg.device)
         arms[arm] = res
-    return {"matmul_parameters": n_matmul, "arms": arms,
-            "speedup_tokens_per_s": arms["ours"]["tokens_per_s"] / max(arms["trl_defaults"]["tokens_per_s"], 1e-9)}
+    base = max(arms["trl_defaults"]["tokens_per_s"], 1e-9)
+    return {"matmul_parameters": n_matmul, "arms": arms, "speedup_tokens_per_s": arms["ours"]["tokens_per_s"] / base,
+            "library_speedup_tokens_per_s": arms["library"]["tokens_per_s"] / base}
 
 
 def glpft_four(cfg: TrainBenchConfig, tokenizer, make_model, role_sets: dict[str, Any]) -> list[dict[str, Any]]:
@@ -283,7 +249,8 @@ def glpft_four(cfg: TrainBenchConfig, tokenizer, make_model, role_sets: dict[str
             model.add_adapter(role, lora_config(cfg))
             set_peft_model_state_dict(model, stage1, adapter_name=role)
             model.set_adapter(role)
-        res = train_once(model, tokenizer, role_sets[role], "ours", cfg, cfg.glpft_steps + cfg.warmup_steps)
+        res = train_once(model, tokenizer, role_sets[role], "ours", cfg, cfg.glpft_steps + cfg.warmup_steps,
+                         role=role)
         model = res.pop("model")
         if role == "backbone":
             stage1 = {k: v.detach().clone() for k, v in get_peft_model_state_dict(model, adapter_name="backbone").items()}
@@ -368,7 +335,9 @@ def markdown(result: dict[str, Any]) -> str:
            f"{result['data_source']} (mean {result['sample_tokens']['mean']:.0f} tokens/sample). "
            f"Peak FLOP/s {result['peak_flops']:.3g} ({result['peak_flops_note']}).", "",
            common.markdown_table(rows), "",
-           f"Speed-up of our recipe over TRL defaults: **{result['speedup_tokens_per_s']:.2f}×** real tokens/s.", "",
+           f"Speed-up over TRL defaults in real tokens/s: the library's recipe as `train` runs it "
+           f"**{result['library_speedup_tokens_per_s']:.2f}×**, with the speed overrides (ours) "
+           f"**{result['speedup_tokens_per_s']:.2f}×**.", "",
            "Settings per arm:", ""]
     for arm, r in result["arms"].items():
         out.append(f"- {arm}: `{r['settings']}`")

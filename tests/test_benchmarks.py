@@ -46,7 +46,7 @@ def run_script(name: str, *args: str, out_dir: Path) -> dict:
 
 def test_bench_training_tiny(tmp_path):
     r = run_script("bench_training.py", "--tiny", "--glpft", "--device", "cpu", out_dir=tmp_path)
-    assert set(r["arms"]) == {"trl_defaults", "ours"}
+    assert set(r["arms"]) == {"trl_defaults", "library", "ours"}
     for arm in r["arms"].values():
         assert {"tokens_per_s", "mfu", "peak_memory_bytes", "padding_share", "settings"} <= set(arm)
         assert arm["real_tokens"] > 0 and arm["real_tokens"] <= arm["batch_tokens"]
@@ -54,6 +54,10 @@ def test_bench_training_tiny(tmp_path):
     assert r["arms"]["ours"]["settings"]["train_sampling_strategy"] == "group_by_length"  # SDPA on CPU
     assert r["arms"]["ours"]["settings"]["gradient_checkpointing"] is False
     assert "packing" not in r["arms"]["trl_defaults"]["settings"]
+    # the library arm is the SFTConfig `train` builds (stage_config): its schedule, no packing
+    lib = r["arms"]["library"]["settings"]
+    assert lib["packing"] is False and lib["lr_scheduler_type"] == "cosine" and lib["max_steps"] == 3
+    assert r["library_speedup_tokens_per_s"] > 0
     assert [s["role"] for s in r["glpft"]["stages"]] == ["backbone", "planner", "caller", "summarizer"]
     # stage 2 trains one role adapter at a time: the same number of trainable parameters as stage 1
     assert len({s["trainable_parameters"] for s in r["glpft"]["stages"]}) == 1

@@ -126,3 +126,86 @@ def test_replay_notebook_in_voila_with_chromium(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _filter_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """alpha_umi: t1 concludes; t2 gives up after a caller step with an unknown tool. Gold for both."""
+    trajs = []
+    for task_id, outcome in (("t1", "conclusion"), ("t2", "give_up")):
+        steps = [StepRecord("planner", "x", 9, 4, 0.2)]
+        if outcome == "give_up":
+            steps.append(StepRecord("caller", "Action: lokup", 9, 4, 0.2, error="tool: unknown_tool"))
+        trajs.append(RecordedTrajectory(task_id, "alpha_umi", _dialogue(task_id, "lookup"), steps, outcome))
+    path = tmp_path / "alpha_umi.jsonl"
+    path.write_text("".join(json.dumps(t.to_dict()) + "\n" for t in trajs))
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps([_dialogue(t, "lookup").to_dict() for t in ("t1", "t2")]))
+    return path, gold
+
+
+def test_standalone_page_filters_in_chromium(tmp_path):
+    _requirements()
+    from playwright.sync_api import sync_playwright
+
+    from umi_lab.replay import export_replay_html
+
+    path, gold = _filter_inputs(tmp_path)
+    page_file = export_replay_html([path], tmp_path / "replay.html", gold=gold)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(page_file.as_uri())
+        page.wait_for_selector("#umi-view .umi-col")
+        assert page.inner_text("#umi-shown") == "2 of 2 tasks"
+        page.select_option("#umi-f-error", "tool: unknown_tool")
+        assert page.inner_text("#umi-shown") == "1 of 2 tasks"
+        assert page.eval_on_selector_all("#umi-task option", "os => os.map(o => o.textContent)") == ["t2"]
+        assert "task t2" in page.inner_text("#umi-view")
+        page.select_option("#umi-f-outcome", "conclusion")                 # t2 gave up: nothing left
+        assert page.inner_text("#umi-shown") == "0 of 2 tasks"
+        assert "no task matches" in page.inner_text("#umi-view")
+        page.select_option("#umi-f-error", "(any)")
+        assert page.eval_on_selector_all("#umi-task option", "os => os.map(o => o.textContent)") == ["t1"]
+        browser.close()
+
+
+def test_replay_app_filters_in_voila_with_chromium(tmp_path):
+    _requirements()
+    from playwright.sync_api import sync_playwright
+
+    path, gold = _filter_inputs(tmp_path)
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    log = open(tmp_path / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "umi_lab", "replay-app", "--trajectories", str(path), "--gold",
+                             str(gold), "--port", str(port)], cwd=str(tmp_path), env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http(url, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(url, timeout=180_000)
+            page.wait_for_selector(".umi-replay-view .umi-col", timeout=180_000)
+            assert "task t1" in _step_text(page) and "2 of 2 tasks" in page.inner_text(".umi-shown")
+            page.select_option(".umi-filter-outcome select", "give_up")
+            page.wait_for_function("document.querySelector('.umi-shown').innerText.includes('1 of 2')",
+                                   timeout=30_000)
+            page.wait_for_function("document.querySelector('.umi-replay-view').innerText.includes('task t2')",
+                                   timeout=30_000)
+            options = page.eval_on_selector_all(".umi-task select option", "os => os.map(o => o.textContent)")
+            assert options == ["t2"]
+            page.select_option(".umi-filter-role select", "caller")
+            page.select_option(".umi-filter-outcome select", "conclusion")      # t1 concluded without errors
+            page.wait_for_function("document.querySelector('.umi-replay-view').innerText.includes('no task matches')",
+                                   timeout=30_000)
+            page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

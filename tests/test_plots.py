@@ -35,13 +35,63 @@ def test_style_file_embeds_truetype_and_backend_is_agg():
     assert matplotlib.get_backend().lower() == "agg"
 
 
-def test_metric_bars(tmp_path):
+def _capture(monkeypatch):
+    import umi_lab.plots as plots
+
+    figs = []
+    real = plots.save_figure
+
+    def keep(fig, stem):
+        figs.append(fig)
+        axes = [(ax.get_ylabel(), [t.get_text() for t in ax.get_xticklabels()],
+                 [c.errorbar is not None for c in ax.containers if hasattr(c, "errorbar")]) for ax in fig.axes]
+        figs[-1] = axes
+        return real(fig, stem)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    return figs
+
+
+def test_metric_bars(tmp_path, monkeypatch):
+    figs = _capture(monkeypatch)
     rows = [(f"{m}-{s}", m, s, "toolworld_test", metric, 0.1 * (s + 1) + (0.2 if m == "alpha_umi" else 0))
             for m in ("single_llm", "alpha_umi") for s in range(3) for metric in ("plan_em", "hallu_rate", "avg_steps")]
     paths = plot_metric_bars(pd.DataFrame(rows, columns=TIDY_COLUMNS), tmp_path / "bars")
     _check_outputs(paths)
+    (rate_label, rate_ticks, rate_err), (count_label, count_ticks, count_err) = figs[0]
+    assert (rate_label, rate_ticks) == ("rate (%)", ["Plan ACC", "Hallu"])     # the step count has its own axis
+    assert (count_label, count_ticks) == ("count per task", ["Steps"])
+    assert rate_err == [True, True]                                           # 3 seeds: std error bars
+    one_seed = [r for r in rows if r[2] == 0]
+    plot_metric_bars(pd.DataFrame(one_seed, columns=TIDY_COLUMNS), tmp_path / "one")
+    assert figs[1][0][2] == [False, False]                                    # no error bars from one seed
     with pytest.raises(DataError, match="no results for benchmark"):
         plot_metric_bars(pd.DataFrame(rows, columns=TIDY_COLUMNS), tmp_path / "x", benchmark="nope")
+
+
+def test_metric_bars_use_item_cis(tmp_path, monkeypatch):
+    from umi_lab.item_scores import ITEM_COLUMNS
+
+    figs = _capture(monkeypatch)
+    items = pd.DataFrame([(f"{m}-s0", m, 0, "b", "pass_rate", f"t{i}", float(i % (2 if m == "alpha_umi" else 3) == 0),
+                           1.0, "") for m in ("alpha_umi", "single_llm") for i in range(12)], columns=ITEM_COLUMNS)
+    _check_outputs(plot_metric_bars(None, tmp_path / "ci", items=items))
+    assert figs[0] == [("rate (%)", ["Pass"], [True, True])]                  # one seed, but item CIs
+
+
+def test_data_scaling_plot(tmp_path, monkeypatch):
+    from umi_lab.plots import plot_data_scaling
+
+    figs = _capture(monkeypatch)
+    rows = [(f"{m}-f{f}-s{s}", m, s, "tw", "plan_em", 0.3 + f * (0.5 if m == "alpha_umi" else 0.3) + 0.01 * s, f)
+            for m in ("alpha_umi", "single_llm") for f in (0.25, 0.5, 1.0) for s in (0, 1)]
+    df = pd.DataFrame(rows, columns=[*TIDY_COLUMNS, "fraction"])
+    _check_outputs(plot_data_scaling(df, tmp_path / "scaling", metric="plan_em"))
+    assert figs[0][0][0] == "Plan ACC (%)"
+    with pytest.raises(DataError, match="fraction"):
+        plot_data_scaling(df.drop(columns="fraction"), tmp_path / "x", metric="plan_em")
+    with pytest.raises(DataError, match="no 'rouge' results"):
+        plot_data_scaling(df, tmp_path / "x", metric="rouge")
 
 
 def test_loss_curves_from_run_dir(tmp_path):

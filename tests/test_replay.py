@@ -114,3 +114,59 @@ def test_gold_overlay_with_the_embedded_toolworld_test(tmp_path):
     assert f"gold: {right}" in alpha["turns"][first_call] and len(gold_col["turns"]) == len(gold["conversations"])
     with pytest.raises(DataError, match="trajectory file not found"):
         replay_inputs(str(tmp_path / "missing.jsonl"))
+
+
+def _erring(method, task_id, outcome, error=None, role="caller"):
+    t = _traj(method, task_id, "lookup")
+    t.outcome = outcome
+    if error:
+        t.steps.append(StepRecord(role, "Action: lokup", error=error))
+    return t
+
+
+def test_filters_outcome_error_type_and_role(tmp_path):
+    from umi_lab.replay_filter import ANY, matches
+
+    tracks = load_tracks([_erring("alpha_umi", "ok", "conclusion"),
+                          _erring("alpha_umi", "bad-tool", "give_up", "tool: unknown_tool"),
+                          _erring("alpha_umi", "bad-parse", "step_limit", "parse: no Action", role="planner"),
+                          RecordedTrajectory("crash", "alpha_umi", _traj("x", "crash", "f").dialogue, [], "error",
+                                             {"error": "agent: RuntimeError: boom"})])
+    data = replay_data(tracks)
+    assert data["filters"] == {"outcome": [ANY, "conclusion", "error", "give_up", "step_limit"],
+                               "error": [ANY, "agent", "parse", "tool: unknown_tool"],
+                               "role": [ANY, "caller", "planner", "run"], "any": ANY}
+    facets = {t["task_id"]: t["facets"] for t in data["tasks"]}
+    assert facets["bad-tool"] == {"outcomes": ["give_up"], "errors": [["caller", "tool: unknown_tool"]]}
+    assert [k for k, f in facets.items() if matches(f, role="planner")] == ["bad-parse"]
+    assert [k for k, f in facets.items() if matches(f, kind="agent")] == ["crash"]
+    assert [k for k, f in facets.items() if matches(f, outcome="conclusion")] == ["ok"]
+    page = render_page(data)
+    assert 'id="umi-f-outcome"' in page and 'id="umi-f-error"' in page and 'id="umi-f-role"' in page
+
+
+def test_widget_filters_the_task_list():
+    from umi_lab.widgets import TrajectoryReplayer
+
+    r = TrajectoryReplayer([_erring("alpha_umi", "ok", "conclusion"),
+                            _erring("alpha_umi", "bad-tool", "give_up", "tool: unknown_tool")])
+    assert list(r.task.options) == ["ok", "bad-tool"] and "2 of 2" in r.shown.value
+    r.filters["role"].value = "caller"
+    assert list(r.task.options) == ["bad-tool"] and r.task.value == "bad-tool" and "1 of 2" in r.shown.value
+    assert "lokup" in r.view.value or "bad-tool" in r.view.value
+    r.filters["outcome"].value = "conclusion"
+    assert list(r.task.options) == [] and "no task matches" in r.view.value
+    r.filters["role"].value = "(any)"
+    assert list(r.task.options) == ["ok"]
+
+
+def test_replay_app_command_serves_the_packaged_notebook(tmp_path):
+    from umi_lab.replay import voila_command
+
+    a = _write(tmp_path / "a.jsonl", [_traj("alpha_umi", "t1", "lookup")])
+    cmd, env = voila_command([str(a)], port=8899, limit=3)
+    assert cmd[1:4] == ["-m", "voila", cmd[3]] and cmd[3].endswith("replay_app.ipynb")
+    assert "--Voila.ip=127.0.0.1" in cmd and "--port=8899" in cmd
+    assert env["UMI_LAB_REPLAY"] == str(a.resolve()) and env["UMI_LAB_REPLAY_LIMIT"] == "3"
+    with pytest.raises(DataError, match="trajectory file not found"):
+        voila_command([str(tmp_path / "nope.jsonl")])

@@ -47,13 +47,13 @@ def test_gsm8k_golden_dialogue(gsm8k_test):
     assert d.tool_names == ["calculator"]
     assert d.tools[0].input["expression"].startswith("string, required")
     assert [(t.role, t.value) for t in d.conversations[1:]] == [
-        ("assistant", "Janet sells 16 - 3 - 4 = 9 duck eggs a day. Next: caller."),
+        ("assistant", "Janet sells 16 - 3 - 4; next I compute 16-3-4. Next: caller."),
         ("caller", 'Action: calculator\nAction Input: {"expression": "16-3-4"}'),
         ("observation", '{"error": "", "response": "9"}'),
-        ("assistant", "She makes 9 * 2 = $18 every day at the farmer\u2019s market. Next: caller."),
+        ("assistant", "That gives 9 duck eggs a day. She makes 9 * 2; next I compute 9*2. Next: caller."),
         ("caller", 'Action: calculator\nAction Input: {"expression": "9*2"}'),
         ("observation", '{"error": "", "response": "18"}'),
-        ("assistant", gsm8k.CONCLUDE_THOUGHT + " Next: conclusion."),
+        ("assistant", "That gives $18 every day at the farmer\u2019s market. Next: conclusion."),
         ("conclusion", "18"),
     ]
 
@@ -70,10 +70,28 @@ def test_gsm8k_sentence_split_and_tail():
     steps, tail, answer = solution_steps(
         "She had 2+3=<<2+3=5>>5 apples and 5*2=<<5*2=10>>10 pears.\nThat is all.\n#### 10")
     assert [(s.rationale, s.expression, s.stated) for s in steps] == [
-        ("She had 2+3=5", "2+3", "5"), ("apples and 5*2=10 pears.", "5*2", "10")]
-    assert (tail, answer) == ("That is all.", "10")
+        ("She had 2+3; next I compute 2+3.", "2+3", "5"),
+        ("That gives 5 apples and 5*2; next I compute 5*2.", "5*2", "10")]
+    assert (tail, answer) == ("That gives 10 pears. That is all.", "10")
     steps, tail, _ = solution_steps("Start here.\nThen 1+1=<<1+1=2>>2.\n#### 2")
-    assert steps[0].rationale == "Start here. Then 1+1=2." and tail == ""
+    assert steps[0].rationale == "Start here. Then 1+1; next I compute 1+1." and tail == "That gives 2."
+
+
+def test_gsm8k_thoughts_leave_the_result_to_the_calculator(shared_data):
+    """Issue 15 defect 8: before the rewrite 97.3 % of train steps' thoughts wrote the calculator's result
+    (87.1 % not known before; the issue counted 97.8 %); now 5.2 %, and 0.2 % not known before (the rest is
+    an operand, a number of the question or an earlier observation: ``20-10`` gives 10)."""
+    dialogues, report = load_gsm8k(shared_data / "gsm8k" / "train.jsonl")
+    stats = gsm8k.thought_result_share(dialogues)
+    assert stats["steps"] == report.annotations == 23716
+    assert stats["share"] < 0.06 and stats["share_new"] < 0.005  # the rest: the number was already known
+    janet = gsm8k.convert_problem({"question": "q", "answer": "She makes 9 * 2 = $<<9*2=18>>18.\n#### 18"}, 0)
+    assert gsm8k.thought_result_share([janet]) == {"steps": 1, "stated_in_thought": 0, "share": 0.0,
+                                                   "coincidental": 0, "share_new": 0.0}
+    steps, _, _ = solution_steps("He needs 9 scoops because 3 / (1/3) = <<3/(1/3)=9>>9.\nIt is 20-10=<<20-10=10>>10.\n#### 9")
+    assert [s.rationale for s in steps] == ["He needs ? scoops because 3 / (1/3); next I compute 3/(1/3).",
+                                            "That gives 9. It is 20-10; next I compute 20-10."]
+    assert gsm8k.result_in_thought("costs 1,000 dollars", "1000") and not gsm8k.result_in_thought("10.5", "10")
 
 
 MISMATCH = [{"question": "q0", "answer": "Two and two is 2+2=<<2+2=5>>5.\n#### 5"},

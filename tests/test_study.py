@@ -72,8 +72,10 @@ def test_run_study_writes_every_output_and_timings(world, tmp_path):
     assert res.failures == []
     tidy = pd.read_parquet(res.outputs["results_parquet"])
     assert sorted(tidy["method"].unique()) == ["alpha_umi", "single_llm"] and len(tidy) == 8
-    assert "**80.00**" in (out / "tables/table.md").read_text()
-    for key in ("bars_toolworld-id-static", "loss_alpha_umi-s0", "decisions"):
+    table = (out / "tables/table.md").read_text()
+    assert "| α-UMi | 1 seed | 80.0 |" in table and "**" not in table        # one seed, no item scores: no bold
+    loss = next(k for k in res.outputs if k.startswith("loss_alpha_umi-s0-"))   # <method>-s<seed>-<hash8>
+    for key in ("bars_toolworld-id-static", loss, "decisions"):
         assert Path(res.outputs[key]).is_file(), key
     page = Path(res.outputs["replay_html"]).read_text()
     assert '"label": "alpha_umi"' in page and '"label": "single_llm"' in page and '"label": "gold"' in page
@@ -83,3 +85,33 @@ def test_run_study_writes_every_output_and_timings(world, tmp_path):
     shutil.rmtree(out / "tables")                                                     # second run reuses everything
     again = run_study(cfg, say=lambda s: None, train_fn=None, evaluate_fn=None, resolve_fn=lambda m: m)
     assert again.failures == [] and (out / "tables/table.md").is_file()
+
+
+def test_two_sizes_into_one_folder_each_get_their_own_runs(world, tmp_path):
+    """Issue 11.1: a second study with other sizes in the same folder trains its own runs (never an error,
+    never a silent reuse), and running either again reuses its runs."""
+    trained = []
+
+    def train(config):
+        trained.append((config.method, config.max_dialogues, Path(config.out).name))
+        return _fake_train(config)
+
+    def study(max_dialogues):
+        cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
+        cfg.toolworld, cfg.benchmarks = str(world), ("toolworld-id:static",)
+        cfg.extra_train = {"max_dialogues": max_dialogues}
+        return run_study(cfg, say=lambda s: None, train_fn=train, evaluate_fn=_fake_evaluate(world),
+                         resolve_fn=lambda m: m)
+
+    small = study(4)
+    big = study(8)
+    assert small.failures == [] and big.failures == []
+    assert [t[1] for t in trained] == [4, 4, 8, 8]
+    small_runs = {t[2] for t in trained[:2]}
+    big_runs = {t[2] for t in trained[2:]}
+    assert not small_runs & big_runs                                                  # separate run folders
+    tidy = pd.read_parquet(big.outputs["results_parquet"])
+    assert set(tidy["run"]) == big_runs                                               # tabulates its own runs
+    trained.clear()
+    again = study(4)
+    assert trained == [] and set(pd.read_parquet(again.outputs["results_parquet"])["run"]) == small_runs

@@ -1,7 +1,8 @@
 """Ablation grid: methods × seeds × benchmarks → one tidy results table.
 
-Every cell of the grid is a training run (``umi_lab.training.train``) in ``OUT/runs/<method>-s<seed>``
-followed by one evaluation per benchmark (``umi_lab.evaluate.evaluate_run``), whose metrics land in
+Every cell of the grid is a training run (``umi_lab.training.train``) in ``OUT/runs/<method>-s<seed>-<hash8>``
+(the hash of the cell's full configuration: the same settings reuse the run, different ones get their own
+folder) followed by one evaluation per benchmark (``umi_lab.evaluate.evaluate_run``), whose metrics land in
 ``RUN/eval/<benchmark>-<mode>/metrics.json``. Finished work is reused: a run whose ``status`` is ``done``
 is not trained again and an evaluation with a ``metrics.json`` is not repeated. A failing run or
 evaluation is recorded in ``failures.json`` (and reported), never silently dropped.
@@ -29,18 +30,12 @@ from typing import Any
 import pandas as pd
 
 from umi_lab.errors import DataError
-from umi_lab.io import read_json, write_json
+from umi_lab.io import write_json
+from umi_lab.methods import METHODS, method_names
+from umi_lab.rundir import RunDir
 from umi_lab.tables import PAPER_METRICS, TIDY_COLUMNS
 
-# method name in the grid -> GLPFTConfig fields
-METHOD_VARIANTS: dict[str, dict[str, Any]] = {
-    "single_llm": {"method": "single_llm"},
-    "single_llm_multitask": {"method": "single_llm_multitask"},
-    "multi_llm_one_stage": {"method": "multi_llm_one_stage"},
-    "alpha_umi": {"method": "alpha_umi", "init": "copy"},
-    "alpha_umi_merge": {"method": "alpha_umi", "init": "merge"},
-}
-DEFAULT_METHODS = tuple(METHOD_VARIANTS)
+DEFAULT_METHODS = method_names()  # the registry's methods at import time, in table order
 EVAL_MODES = ("static", "realtime")
 
 
@@ -92,14 +87,20 @@ class AblationConfig:
         self.seeds = tuple(int(s) for s in self.seeds)
         self.evals = tuple(EvalSpec.parse(e) if isinstance(e, str) else e for e in self.evals)
         for m in self.methods:
-            if m not in METHOD_VARIANTS:
-                raise DataError(f"unknown method {m!r}; expected one of {', '.join(METHOD_VARIANTS)}", field="methods")
+            if m not in METHODS:
+                raise DataError(f"unknown method {m!r}; expected one of {', '.join(METHODS)}", field="methods")
         if not self.methods or not self.seeds:
             raise DataError("the grid needs at least one method and one seed", field="methods")
 
     def run_dir(self, method: str, seed: int) -> Path:
-        """Where one cell's run lives: ``OUT/runs/<method>-s<seed>``."""
-        return Path(self.out) / "runs" / f"{method}-s{seed}"
+        """Where one cell's run lives: ``OUT/runs/<method>-s<seed>-<hash8>``, the hash of its configuration
+        (training config, model and data fingerprints), so runs of other settings never collide."""
+        from umi_lab.rundir import canonical_hash, data_fingerprint, model_fingerprint, run_identity
+
+        config = train_config(self, method, seed, with_out=False).to_dict()
+        data = data_fingerprint(self.data) if self.data and Path(self.data).is_dir() else {}
+        ident = run_identity(config, model=model_fingerprint(self.model), data=data)
+        return Path(self.out) / "runs" / f"{method}-s{seed}-{canonical_hash(ident)}"
 
 
 @dataclass
@@ -113,19 +114,21 @@ class AblationResult:
     timings: dict[str, float]
 
 
-def train_config(cfg: AblationConfig, method: str, seed: int):
+def train_config(cfg: AblationConfig, method: str, seed: int, *, with_out: bool = True):
     """The ``GLPFTConfig`` of one grid cell. Example: ``train_config(cfg, "alpha_umi_merge", 0).init == "merge"``."""
     from umi_lab.training_config import GLPFTConfig
 
-    fields = {"model": cfg.model, "data": cfg.data, "out": str(cfg.run_dir(method, seed)), "seed": seed,
-              "smoke": cfg.smoke, **cfg.train_overrides, **METHOD_VARIANTS[method]}
-    return GLPFTConfig.from_dict(fields)
+    fields = {"model": cfg.model, "data": cfg.data, "seed": seed, "smoke": cfg.smoke, **cfg.train_overrides,
+              "method": method}
+    config = GLPFTConfig.from_dict(fields)
+    if with_out:
+        config.out = str(cfg.run_dir(method, seed))
+    return config
 
 
 def run_status(run_dir: str | os.PathLike) -> str | None:
-    """The one word in ``RUN/status`` (``running``, ``done``, ``failed``) or None when absent."""
-    path = Path(run_dir) / "status"
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+    """The run's status word (``running``, ``done``, ``failed``, ``interrupted``) or None when absent."""
+    return RunDir(run_dir).status()
 
 
 NOT_METRICS = ("limit", "smoke", "seed")  # numeric settings echoed in metrics.json, not results
@@ -189,7 +192,8 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
             say("  training: reused (status done)")
         else:
             try:
-                train_fn(train_config(cfg, method, seed))
+                got = train_fn(train_config(cfg, method, seed))
+                run_dir = Path(got) if isinstance(got, str | os.PathLike) else run_dir  # train may redirect
                 counts["trained"] += 1
             except Exception as e:  # recorded and reported; the grid goes on
                 counts["failed_runs"] += 1
@@ -203,7 +207,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
             say(f"  training: done in {time.perf_counter() - t0:.1f} s")
         timings[f"train/{run}"] = round(time.perf_counter() - t0, 3)
         for spec in cfg.evals:
-            metrics_path = run_dir / "eval" / spec.name / "metrics.json"
+            metrics_path = RunDir(run_dir).eval_dir(spec.benchmark, spec.mode) / "metrics.json"
             t1 = time.perf_counter()
             if metrics_path.is_file():
                 counts["reused_evals"] += 1
@@ -218,9 +222,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                     _failure(failures, say, run=run, method=method, seed=seed, stage="evaluate",
                              benchmark=spec.name, error=e)
                     continue
-            metrics = read_json(metrics_path)
-            if not isinstance(metrics, dict):
-                raise DataError("expected an object of metrics", file=str(metrics_path))
+            metrics = RunDir(run_dir).eval_metrics(spec.benchmark, spec.mode)
             new = metric_rows(metrics, run=run, method=method, seed=seed, benchmark=spec.name)
             rows += new
             timings[f"eval/{run}/{spec.name}"] = round(time.perf_counter() - t1, 3)
@@ -286,6 +288,10 @@ def write_report(tidy: pd.DataFrame, out: str | os.PathLike, *, run_dirs: Sequen
 def _cmd(args: argparse.Namespace) -> int:
     smoke = args.smoke or os.environ.get("UMI_LAB_SMOKE") == "1"
     overrides = {"schedule": args.schedule} if args.schedule else {}
+    if not args.data:
+        from umi_lab.toolworld.manifest import resolve_toolworld
+
+        args.data = str(resolve_toolworld().path)
     cfg = AblationConfig(data=args.data, out=args.out, model=args.model, methods=tuple(args.methods),
                          seeds=tuple(args.seeds), evals=tuple(args.benchmarks), smoke=smoke, train_overrides=overrides,
                          eval_overrides={"limit": args.limit} if args.limit else {})
@@ -298,12 +304,13 @@ def _cmd(args: argparse.Namespace) -> int:
 def add_cli(subparsers) -> None:
     """Register ``ablate``."""
     p = subparsers.add_parser("ablate", help="train + evaluate a grid of methods x seeds x benchmarks")
-    p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "data" / "toolworld"),
+    p.add_argument("--data", default="",
                    help="training data folder: train_<role>.json files, or conversations in train.json "
-                        "(default: the embedded ToolWorld data)")
+                        "(default: the ToolWorld data of $UMI_LAB_TOOLWORLD, else the default data set)")
     p.add_argument("--out", default="runs/ablation")
-    p.add_argument("--model", default="tiny", help="'tiny', 'smollm2-135m', a local folder or a hub id already on disk")
-    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHOD_VARIANTS))
+    p.add_argument("--model", default="tiny",
+                   help="'tiny', 'smollm2-135m', a local folder or a hub id already on disk")
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--benchmarks", nargs="+", default=["toolworld-id:static", "toolworld-id:realtime"],
                    help="BENCHMARK[:static|realtime] as understood by 'evaluate'")

@@ -19,7 +19,8 @@ bad-arguments observation;
 unknown tools and bad arguments go to the registry, whose uniform observations are counted too.
 
 ``run_batch(tasks, env_factory)`` advances all unfinished tasks one model call per round, sending the
-round's prompts to the model server in one call (batched by role or mixed, as its settings say).
+round's prompts to the model server in one call (batched by role or mixed, as its settings say);
+with ``AgentConfig(search=SearchConfig("dfsdt"))`` it runs the DFSDT tree search instead (``umi_lab.search``).
 
 Example::
 
@@ -31,14 +32,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
 from umi_lab.protocol.grammar import (
+    EOS,
     Decision,
     Parsed,
     acted_decision,
+    clean_candidate,
     compose_call,
     compose_planner,
     parse_backbone,
@@ -47,6 +50,7 @@ from umi_lab.protocol.grammar import (
     parse_decision,
 )
 from umi_lab.protocol.prompts import backbone_history, history_string
+from umi_lab.search import SearchConfig, run_dfsdt
 from umi_lab.serving import Generation, GenerationSettings
 from umi_lab.tools.registry import BAD_ARGUMENTS, TOOL_ERROR, UNKNOWN_TOOL, Observation, ToolRegistry
 
@@ -65,15 +69,31 @@ class Generator(Protocol):
 @dataclass
 class AgentConfig:
     """``max_steps``: planner (or backbone) decisions per task; ``repeat_limit``: identical calls before the
-    task stops with ``repetition``; ``generation``: decoding settings for every model call."""
+    task stops with ``repetition``; ``generation``: decoding settings for every model call;
+    ``planner_attempts``: how often the planner is asked while its output is empty (blank, ``.`` or ``,``;
+    1 = no retry; the official profile asks up to 5 times, each retry recorded as a step with error
+    ``empty: retried``, not counted as a decision); ``max_observation_chars``: observations longer than this
+    are cut and end with ``...`` (None: kept whole; official: 1,024); ``search``: the search strategy
+    (``umi_lab.search``; None or ``chain``: the greedy chain, ``dfsdt``: the official tree search)."""
 
     max_steps: int = 8
     repeat_limit: int = 3
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    planner_attempts: int = 1
+    max_observation_chars: int | None = None
+    search: SearchConfig | None = None
 
     def __post_init__(self):
         if self.max_steps < 1 or self.repeat_limit < 2:
             raise ValueError("max_steps must be >= 1 and repeat_limit >= 2")
+        if self.planner_attempts < 1 or (self.max_observation_chars is not None and self.max_observation_chars < 1):
+            raise ValueError("planner_attempts and max_observation_chars must be >= 1")
+
+
+def _is_empty(text: str) -> bool:
+    """An output the official clean-up turns into ``none`` (blank, ``.`` or ``,`` after a leading ``": "``)."""
+    text = str(text).split(EOS)[0].strip()
+    return clean_candidate(text) == "none" and text != "none"
 
 
 # ------------------------------------------------------------------------------------------------ state
@@ -92,6 +112,7 @@ class _State:
     calls: Counter = field(default_factory=Counter)
     counts: Counter = field(default_factory=Counter)
     error: str | None = None
+    empty_planner: int = 0
 
     @property
     def done(self) -> bool:
@@ -129,15 +150,23 @@ class MultiLLMAgent:
                   ) -> list[RecordedTrajectory]:
         """Run many tasks together, one model call per unfinished task per round (batched generation).
 
-        Example: ``agent.run_batch(tasks, world.env_for)``.
+        When sampling (``temperature > 0``) each round draws with seed ``generation.seed + round``, so a
+        retried planner call (``planner_attempts``) samples afresh. Example: ``agent.run_batch(tasks, world.env_for)``.
         """
+        if self.config.search is not None and self.config.search.strategy == "dfsdt":
+            return run_dfsdt(self, tasks, env_factory, self.config.search)
         states = [self._start(i, t, env_factory) for i, t in enumerate(tasks)]
+        rounds = 0
         while True:
             active = [s for s in states if not s.done]
             if not active:
                 break
             requests = [self._request(s) for s in active]
-            gens = self.models.generate([p for _, p in requests], [r for r, _ in requests], self.config.generation)
+            settings = self.config.generation
+            if settings.temperature > 0 and rounds:
+                settings = replace(settings, seed=settings.seed + rounds)
+            rounds += 1
+            gens = self.models.generate([p for _, p in requests], [r for r, _ in requests], settings)
             for s, (role, _), g in zip(active, requests, gens):
                 self._advance(s, role, g)
         return [self._trajectory(s) for s in states]
@@ -181,6 +210,11 @@ class MultiLLMAgent:
 
     def _advance(self, s: _State, role: str, g: Generation) -> None:
         if s.phase == "plan":
+            if s.empty_planner + 1 < self.config.planner_attempts and _is_empty(g.text):
+                s.empty_planner += 1  # official profile: ask the planner again
+                self._record(s, role, g).error = "empty: retried"
+                return
+            s.empty_planner = 0
             p = parse_decision(g.text)
             self._record(s, role, g, p)
             s.turns.append(Turn("assistant", p.text))  # an invalid output acts as caller (grammar policy)
@@ -230,7 +264,11 @@ class MultiLLMAgent:
         return False
 
     def _observe(self, s: _State, step: StepRecord, obs: Observation, *, counted: bool = True) -> None:
-        s.turns.append(Turn("observation", obs.text))
+        text, cut = obs.text, self.config.max_observation_chars
+        if cut is not None and len(text) > cut:
+            text = text[:cut] + "..."
+            step.extra["observation_truncated"] = len(obs.text)
+        s.turns.append(Turn("observation", text))
         step.extra["tool_status"] = obs.status
         if not counted:
             return
@@ -322,7 +360,8 @@ def make_agent(models: Generator, config: AgentConfig | None = None) -> MultiLLM
 def trajectory_stats(trajs: Sequence[RecordedTrajectory]) -> dict[str, Any]:
     """Aggregate real-time metrics of recorded trajectories: outcome rates, average steps, error rates.
 
-    Rates of hallucinated tools / invalid arguments are over all tool calls. Example:
+    Rates of hallucinated tools / invalid arguments are over all tool calls; outcomes only a search records
+    (``search.SEARCH_OUTCOMES``) appear in ``outcomes`` when present. Example:
     ``trajectory_stats(agent.run_batch(tasks, env))["give_up_rate"]``.
     """
     n = len(trajs)
@@ -333,7 +372,8 @@ def trajectory_stats(trajs: Sequence[RecordedTrajectory]) -> dict[str, Any]:
         return sum(t.meta.get(key, 0) for t in trajs)
 
     return {
-        "n": n, "outcomes": {o: outcomes.get(o, 0) for o in OUTCOMES},
+        "n": n, "outcomes": {**{o: outcomes.get(o, 0) for o in OUTCOMES},
+                             **{o: c for o, c in outcomes.items() if o not in OUTCOMES}},  # search outcomes
         "give_up_rate": outcomes.get("give_up", 0) / n if n else 0.0,
         "conclusion_rate": outcomes.get("conclusion", 0) / n if n else 0.0,
         "avg_steps": sum(t.meta.get("decisions", 0) for t in trajs) / n if n else 0.0,

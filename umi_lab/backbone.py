@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.io import data_root, read_records, write_json
+from umi_lab.io import cache_root, data_root, read_records, write_json
 
 SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY_NAMES = {"tiny": "default", "tiny-test": "test"}
 # Model names understood everywhere a model is given (train --model, evaluate, serving, study --model);
 # any other string is a hub id or a local folder.
@@ -104,17 +103,18 @@ def _strings(obj: Any, out: list[str]) -> None:
 def default_corpus_files() -> list[Path]:
     """Training-only text sources for pretraining the tiny model, in a fixed order.
 
-    ``data/toolworld/train.json`` (the repository's ToolWorld conversations), then from the shared data
+    The ToolWorld ``train.json`` (``$UMI_LAB_TOOLWORLD``, else the default data set, see
+    ``umi_lab.toolworld.manifest``), then from the shared data
     (``$UMI_LAB_DATA``): the α-UMi train-example conversations, ToolBench example instructions and GSM8K
     train solutions. Test sets are never used.
 
     >>> isinstance(default_corpus_files(), list)
     True
     """
+    from umi_lab.toolworld.manifest import resolve_toolworld
+
     files = []
-    toolworld = REPO_ROOT / "data" / "toolworld" / "train.json"
-    if toolworld.is_file():
-        files.append(toolworld)
+    files.append(resolve_toolworld().file("train"))
     root = data_root()
     if root is not None and root.is_dir():
         for rel in ("alpha_umi_toolbench/train-example/raw_data/raw_data_stage_2.json",
@@ -173,8 +173,6 @@ def train_tokenizer(text: str, vocab_size: int, context: int):
 # ---------------------------------------------------------------------------------------- building
 
 def _cache_root() -> Path:
-    from umi_lab.models import cache_root
-
     return cache_root()
 
 
@@ -236,8 +234,8 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
         spec = replace(spec, steps=int(steps))
     files = [Path(f) for f in corpus] if corpus is not None else default_corpus_files()
     if not files:
-        raise DataError("no text to pretrain the tiny model on: data/toolworld/train.json is missing and no "
-                        "shared data was found (set UMI_LAB_DATA)", file="data/toolworld/train.json")
+        raise DataError("no text to pretrain the tiny model on: the ToolWorld train.json is missing and no "
+                        "shared data was found (set UMI_LAB_DATA)", field="corpus")
     out = Path(out_dir) if out_dir else _cache_root() / f"tiny-{preset}-{_fingerprint(spec, files)}"
     if (out / "build_report.json").is_file() and not force:
         return out
@@ -324,6 +322,24 @@ def load_tokenizer(model_name_or_path: str | os.PathLike):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.unk_token
     return tokenizer
+
+
+def encode_prompt(tokenizer, text: str, limit: int | None = None) -> tuple[list[int], bool]:
+    """A prompt's token ids under the tokenizer's own convention (``add_special_tokens=True``: a Llama-style
+    tokenizer prepends ``<s>``, the embedded one adds nothing), left-truncated to ``limit`` tokens keeping a
+    leading BOS; returns ``(ids, truncated)``. A text that already starts with the BOS string (a chat
+    template's output) gets no second one. Training and serving both encode prompts here.
+
+    >>> ids, cut = encode_prompt(tok, "user: hi", limit=64)  # doctest: +SKIP
+    """
+    bos_text = getattr(tokenizer, "bos_token", None)
+    already = bool(bos_text) and text.startswith(bos_text)  # a chat template wrote the BOS into the text
+    ids = tokenizer(text, add_special_tokens=not already, verbose=False)["input_ids"]
+    if limit is None or len(ids) <= limit:
+        return ids, False
+    bos = getattr(tokenizer, "bos_token_id", None)
+    keep = 1 if bos is not None and ids and ids[0] == bos and limit > 1 else 0
+    return ids[:keep] + ids[len(ids) - (limit - keep):], True
 
 
 def load_backbone(model_name_or_path: str | os.PathLike, *, dtype=None, device=None):

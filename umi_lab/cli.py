@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parse": ("umi_lab.protocol.cli", "what the protocol reads from a planner/caller/backbone output (JSON)"),
     "convert": ("umi_lab.sources.convert", "raw public data -> alpha-UMi conversations"),
     "split": ("umi_lab.splitting", "conversations -> role datasets train_{backbone,planner,...}.json"),
+    "export-roles": ("umi_lab.export", "role datasets -> Hugging Face datasets + TRL tool-calling chat format"),
     "split-data": ("umi_lab.splitting", "dialogues -> train/val/test with no shared instruction (or tool)"),
     "static-samples": ("umi_lab.static_eval", "one static-evaluation sample per planner decision"),
     "evaluate-static": ("umi_lab.static_eval", "official-compatible static metrics of a predictions.json"),
@@ -27,9 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-tiny": ("umi_lab.backbone", "build (or reuse) the embedded tiny backbone"),
     "train": ("umi_lab.training", "GLPFT (alpha_umi) and baseline training with TRL + LoRA"),
     "grade-answers": ("umi_lab.grading", "grade maths answers in a JSONL file; prints one JSON object"),
-    "evaluate": ("umi_lab.evaluate", "static or real-time evaluation of a trained run"),
+    "evaluate": ("umi_lab.evaluation.cli", "static or real-time evaluation of a trained run"),
+    "import-run": ("umi_lab.import_run", "a run folder from full-weight checkpoints (the released alpha-UMi models)"),
     "ablate": ("umi_lab.ablation", "train + evaluate a grid of methods x seeds x benchmarks"),
     "replay-html": ("umi_lab.replay", "standalone HTML replay of recorded trajectories or dialogues"),
+    "replay-app": ("umi_lab.replay", "serve the filterable replay widget as a Voila app on 127.0.0.1"),
     "study": ("umi_lab.study", "the whole study on the embedded default (data, training, evaluation, table, plots, replay)"),
 }
 

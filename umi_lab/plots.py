@@ -1,4 +1,5 @@
-"""Paper figures: metric bars with error bars, loss curves, planner-decision breakdown.
+"""Paper figures: metric bars (rates and counts on separate axes, CIs as error bars), data scaling, loss
+curves, planner-decision breakdown.
 
 Every figure is drawn inside the shipped ``paper.mplstyle`` (one-column size, TrueType fonts embedded
 in PDFs) and saved as both PDF and PNG. Plotting uses matplotlib's Agg backend so it works headless.
@@ -7,6 +8,7 @@ in PDFs) and saved as both PDF and PNG. Plotting uses matplotlib's Agg backend s
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -24,9 +26,9 @@ from umi_lab.io import read_jsonl  # noqa: E402
 from umi_lab.protocol.dialogue import RecordedTrajectory  # noqa: E402
 from umi_lab.protocol.grammar import Decision  # noqa: E402
 from umi_lab.protocol.records import decisions  # noqa: E402
-from umi_lab.tables import METRICS, REALTIME_METRICS, STATIC_METRICS, aggregate, method_label  # noqa: E402
+from umi_lab.tables import METRICS, REALTIME_METRICS, STATIC_METRICS, method_label, validate_tidy  # noqa: E402
 
-STYLE_PATH = Path(__file__).with_name("paper.mplstyle")
+STYLE_PATH = Path(str(importlib.resources.files("umi_lab") / "paper.mplstyle"))  # package data
 DECISION_ORDER = tuple(d.label for d in Decision)  # caller, conclusion, give up, invalid
 LOSS_FIELDS = ("stage", "role", "step", "loss")
 
@@ -52,39 +54,110 @@ def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def plot_metric_bars(tidy: pd.DataFrame, out_stem: str | os.PathLike, *, benchmark: str | None = None,
-                     metrics: Iterable[str] | None = None, methods: Iterable[str] | None = None) -> list[Path]:
-    """Grouped bars: one group per metric, one bar per method, error bars = std over seeds.
+def _is_rate(metric: str) -> bool:
+    return METRICS.get(metric, ("", False, False))[2]
 
-    Example: ``plot_metric_bars(load_tidy("results.csv"), "plots/static", benchmark="toolworld_test")``.
+
+def plot_metric_bars(tidy: pd.DataFrame | None, out_stem: str | os.PathLike, *, benchmark: str | None = None,
+                     metrics: Iterable[str] | None = None, methods: Iterable[str] | None = None,
+                     items: pd.DataFrame | None = None) -> list[Path]:
+    """Grouped bars, one group per metric and one bar per method; rates (%) and counts (steps, calls) on
+    separate axes. Error bars: the 95 % bootstrap CI over items when ``items`` (per-item scores) are given,
+    else the std over seeds when there are at least 2; none from a single seed.
+
+    Example: ``plot_metric_bars(load_tidy("results.csv"), "plots/static", benchmark="toolworld-id-static")``.
     """
-    agg = aggregate(tidy)
+    from umi_lab.summary import summarize
+
+    summ = summarize(items, validate_tidy(tidy) if tidy is not None else None, resamples=1000)
     if benchmark is None:
-        benchmark = str(agg["benchmark"].iloc[0]) if len(agg) else None
-    agg = agg[agg["benchmark"] == benchmark]
-    if agg.empty:
+        benchmark = str(summ["benchmark"].iloc[0]) if len(summ) else None
+    summ = summ[summ["benchmark"] == benchmark]
+    if summ.empty:
         raise DataError(f"no results for benchmark {benchmark!r}", field="benchmark")
-    metrics = [m for m in (metrics or [*STATIC_METRICS, *REALTIME_METRICS, *sorted(set(agg["metric"]))])
-               if m in set(agg["metric"])]
-    metrics = list(dict.fromkeys(metrics))
-    methods = list(methods or dict.fromkeys(agg["method"]))
+    present = set(summ["metric"])
+    metrics = [m for m in dict.fromkeys(metrics or [*STATIC_METRICS, *REALTIME_METRICS, *sorted(present)])
+               if m in present]
+    methods = list(methods or _ordered_methods(summ["method"]))
+    groups = [g for g in ([m for m in metrics if _is_rate(m)], [m for m in metrics if not _is_rate(m)]) if g]
     width = 0.8 / max(len(methods), 1)
-    x = np.arange(len(metrics))
     with paper_style():
-        fig, ax = plt.subplots(figsize=(max(3.3, 0.55 * len(metrics) + 1.2), 2.2))
-        for i, method in enumerate(methods):
-            rows = agg[agg["method"] == method].set_index("metric")
-            means, stds = [], []
-            for m in metrics:
-                scale = 100.0 if METRICS.get(m, ("", False, False))[2] else 1.0
-                means.append(rows["mean"].get(m, np.nan) * scale)
-                stds.append(np.nan_to_num(rows["std"].get(m, np.nan)) * scale)
-            ax.bar(x + (i - (len(methods) - 1) / 2) * width, means, width, yerr=stds, label=method_label(method),
-                   error_kw={"elinewidth": 0.6})
-        ax.set_xticks(x, [METRICS[m][0] if m in METRICS else m for m in metrics], rotation=30, ha="right")
-        ax.set_ylabel("value (% for rates)")
-        ax.set_xlabel(str(benchmark))
-        ax.legend(ncols=min(len(methods), 3), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+        fig, axes = plt.subplots(1, len(groups), squeeze=False, figsize=(
+            max(3.3, 0.55 * len(metrics) + 1.2 * len(groups)), 2.4),
+            gridspec_kw={"width_ratios": [max(len(g), 1) for g in groups]})
+        for ax, group in zip(axes[0], groups):
+            x = np.arange(len(group))
+            scale = 100.0 if _is_rate(group[0]) else 1.0
+            for i, method in enumerate(methods):
+                rows = summ[summ["method"] == method].set_index("metric")
+                means = np.array([rows["mean"].get(m, np.nan) for m in group]) * scale
+                err = _error_bars(rows, group, means / scale) * scale
+                ax.bar(x + (i - (len(methods) - 1) / 2) * width, means, width, label=method_label(method),
+                       yerr=err if np.isfinite(err).any() else None, error_kw={"elinewidth": 0.6, "capsize": 1.5})
+            ax.set_xticks(x, [METRICS[m][0] if m in METRICS else m for m in group], rotation=30, ha="right")
+            ax.set_ylabel("rate (%)" if scale == 100.0 else "count per task")
+        fig.supxlabel(str(benchmark), fontsize=7)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, ncols=min(len(methods), 3), loc="outside upper center")
+        return save_figure(fig, out_stem)
+
+
+def _ordered_methods(methods) -> list[str]:
+    from umi_lab.tables import METHOD_ORDER
+
+    present = list(dict.fromkeys(methods))
+    return [m for m in METHOD_ORDER if m in present] + [m for m in present if m not in METHOD_ORDER]
+
+
+def _error_bars(rows: pd.DataFrame, metrics: list[str], means: np.ndarray) -> np.ndarray:
+    """A (2, n) array of lower/upper error lengths: CI when known, else std with >= 2 seeds, else NaN."""
+    err = np.full((2, len(metrics)), np.nan)
+    for j, m in enumerate(metrics):
+        if m not in rows.index:
+            continue
+        r = rows.loc[m]
+        if not pd.isna(r["ci_lo"]):
+            err[:, j] = [means[j] - r["ci_lo"], r["ci_hi"] - means[j]]
+        elif r["n_seeds"] >= 2 and not pd.isna(r["std"]):
+            err[:, j] = r["std"]
+    return np.clip(err, 0, None)
+
+
+def plot_data_scaling(tidy: pd.DataFrame, out_stem: str | os.PathLike, *, metric: str,
+                      benchmark: str | None = None, methods: Iterable[str] | None = None) -> list[Path]:
+    """A method's metric against the training-set fraction (the data-scaling sweep): one line per method,
+    mean over seeds, ± std error bars only where a fraction has at least 2 seeds. ``tidy`` needs a
+    ``fraction`` column (share of training dialogues, 0–1).
+
+    Example: ``plot_data_scaling(load_tidy("scaling/results.csv"), "plots/scaling", metric="plan_em")``.
+    """
+    if "fraction" not in tidy.columns:
+        raise DataError("the data-scaling plot needs a 'fraction' column", field="fraction")
+    df = validate_tidy(tidy)
+    df = df[df["metric"] == metric]
+    if benchmark is not None:
+        df = df[df["benchmark"] == benchmark]
+    elif len(df):
+        benchmark = str(df["benchmark"].iloc[0])
+        df = df[df["benchmark"] == benchmark]
+    if df.empty:
+        raise DataError(f"no {metric!r} results for benchmark {benchmark!r}", field="metric")
+    fractions = pd.to_numeric(df["fraction"], errors="coerce")
+    if fractions.isna().any() or not fractions.between(0, 1, inclusive="right").all():
+        raise DataError("fractions must be numbers in (0, 1]", field="fraction")
+    df = df.assign(fraction=fractions)
+    scale = 100.0 if _is_rate(metric) else 1.0
+    with paper_style():
+        fig, ax = plt.subplots()
+        for method in (list(methods) if methods else _ordered_methods(df["method"])):
+            part = df[df["method"] == method].groupby("fraction")["value"].agg(["mean", "std", "count"]).reset_index()
+            err = np.where(part["count"] >= 2, part["std"].fillna(0.0), np.nan) * scale
+            ax.errorbar(part["fraction"] * 100, part["mean"] * scale, yerr=err if np.isfinite(err).any() else None,
+                        marker="o", ms=3, capsize=2, label=method_label(method))
+        ax.set_xlabel("training dialogues used (%)")
+        ax.set_ylabel(f"{METRICS[metric][0] if metric in METRICS else metric}" + (" (%)" if scale == 100.0 else ""))
+        ax.set_title(str(benchmark), fontsize=7)
+        ax.legend()
         return save_figure(fig, out_stem)
 
 

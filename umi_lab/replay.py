@@ -2,9 +2,12 @@
 
 Turns are rendered (and escaped) in Python by ``umi_lab.widgets``; the page embeds them as JSON (with
 ``<``, ``>`` and ``&`` written as unicode escapes so no text can close the script element) plus a few
-lines of vanilla JavaScript for task choice, previous/next, a step slider and play/pause.
+lines of vanilla JavaScript for task choice, filters (outcome, error type, the role that erred; see
+``umi_lab.replay_filter``), previous/next, a step slider and play/pause.
 
-CLI: ``python -m umi_lab replay-html --trajectories A.jsonl [B.jsonl] [--gold GOLD.json] --out page.html``.
+CLI: ``python -m umi_lab replay-html --trajectories A.jsonl [B.jsonl] [--gold GOLD.json] --out page.html``;
+``python -m umi_lab replay-app --trajectories A.jsonl [B.jsonl] [--gold GOLD.json] [--port 8866]`` serves the
+replay widget (``umi_lab/assets/replay_app.ipynb``) with Voila on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import atomic_write_text, data_root
+from umi_lab.replay_filter import ANY, filter_options, task_facets
 from umi_lab.widgets import (
     CSS,
     ReplayTrack,
@@ -34,9 +38,26 @@ _JS = r"""
   const DATA = JSON.parse(document.getElementById('umi-data').textContent);
   const sel = document.getElementById('umi-task'), slider = document.getElementById('umi-step');
   const view = document.getElementById('umi-view'), label = document.getElementById('umi-step-label');
+  const filters = {outcome: document.getElementById('umi-f-outcome'), error: document.getElementById('umi-f-error'),
+    role: document.getElementById('umi-f-role')}, shown = document.getElementById('umi-shown');
+  const ANY = DATA.filters.any;
   let timer = null;
-  DATA.tasks.forEach((t, i) => { const o = document.createElement('option'); o.value = i;
-    o.textContent = t.task_id; sel.appendChild(o); });
+  Object.keys(filters).forEach(name => DATA.filters[name].forEach(v => {
+    const o = document.createElement('option'); o.value = v; o.textContent = v; filters[name].appendChild(o); }));
+  function passes(f){
+    const o = filters.outcome.value, e = filters.error.value, r = filters.role.value;
+    if (o !== ANY && !f.outcomes.includes(o)) return false;
+    if (e === ANY && r === ANY) return true;
+    return f.errors.some(x => (r === ANY || r === x[0]) && (e === ANY || e === x[1]));
+  }
+  function applyFilter(){
+    sel.innerHTML = ''; let n = 0;
+    DATA.tasks.forEach((t, i) => { if (!passes(t.facets)) return; const o = document.createElement('option');
+      o.value = i; o.textContent = t.task_id; sel.appendChild(o); n++; });
+    shown.textContent = n + ' of ' + DATA.tasks.length + ' tasks';
+    if (n) { load(); } else { stop(); view.innerHTML = '<div class="umi-meta">no task matches the filters</div>';
+      label.textContent = ''; }
+  }
   function task(){ return DATA.tasks[Number(sel.value)]; }
   function render(){
     const t = task(), k = Number(slider.value);
@@ -59,12 +80,13 @@ _JS = r"""
   function play(){ stop(); timer = setInterval(() => {
     if (Number(slider.value) >= Number(slider.max)) { stop(); return; } go(Number(slider.value) + 1); }, 900); }
   sel.addEventListener('change', load);
+  Object.values(filters).forEach(f => f.addEventListener('change', applyFilter));
   slider.addEventListener('input', render);
   document.getElementById('umi-prev').addEventListener('click', () => go(Number(slider.value) - 1));
   document.getElementById('umi-next').addEventListener('click', () => go(Number(slider.value) + 1));
   document.getElementById('umi-play').addEventListener('click', play);
   document.getElementById('umi-pause').addEventListener('click', stop);
-  load();
+  applyFilter();
 })();
 """
 
@@ -88,11 +110,11 @@ def replay_data(main: Sequence[ReplayTrack], compare: Sequence[Sequence[ReplayTr
         first = present[0]
         tasks.append({"task_id": esc(task_id), "instruction": esc(first.dialogue.instruction),
                       "tools": render_tools_html(first.dialogue.tools),
-                      "steps": max(1, max(len(c["turns"]) for c in columns))})
+                      "steps": max(1, max(len(c["turns"]) for c in columns)), "facets": task_facets(present)})
         tasks[-1]["columns"] = columns
         if limit is not None and len(tasks) >= limit:
             break
-    return {"tasks": tasks}
+    return {"tasks": tasks, "filters": {**filter_options([t["facets"] for t in tasks]), "any": ANY}}
 
 
 def _script_json(obj: Any) -> str:
@@ -107,7 +129,10 @@ def render_page(data: dict[str, Any], *, title: str = "umi-lab trajectory replay
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{esc(title)}</title><style>{CSS}\nbody{{margin:12px}}.umi-controls{{margin:6px 0}}</style></head>\n"
-        f"<body><h3>{esc(title)}</h3><div class=\"umi-controls\"><label>task <select id=\"umi-task\"></select></label> "
+        f"<body><h3>{esc(title)}</h3><div class=\"umi-controls umi-filters\"><label>outcome <select id=\"umi-f-outcome\">"
+        "</select></label> <label>error type <select id=\"umi-f-error\"></select></label> <label>erring role "
+        "<select id=\"umi-f-role\"></select></label> <span id=\"umi-shown\" class=\"umi-meta\"></span></div>"
+        "<div class=\"umi-controls\"><label>task <select id=\"umi-task\"></select></label> "
         "<button id=\"umi-play\">&#9654; play</button> <button id=\"umi-pause\">&#10074;&#10074; pause</button> "
         "<button id=\"umi-prev\">&#9664; previous</button> <button id=\"umi-next\">next &#9654;</button> "
         "<input id=\"umi-step\" type=\"range\" min=\"0\" max=\"0\" value=\"0\"> <span id=\"umi-step-label\"></span></div>"
@@ -135,8 +160,21 @@ def export_replay_html(trajectories: Sequence[str | os.PathLike] | str | os.Path
     return atomic_write_text(out, render_page(data, title=title))
 
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_GOLD = PROJECT_ROOT / "data" / "toolworld" / "test_in_domain.json"
+def default_gold() -> Path | None:
+    """The default gold dialogues: the in-domain test of the ToolWorld data (``$UMI_LAB_TOOLWORLD``, else the
+    default data set), or None when it cannot be had. Example: ``default_gold().name`` → ``test_in_domain.json``."""
+    from umi_lab.toolworld.manifest import resolve_toolworld
+
+    try:
+        return resolve_toolworld().file("test_in_domain")
+    except (DataError, OSError):
+        return None
+
+
+def __getattr__(name: str):  # DEFAULT_GOLD, resolved on first use (it may generate the default data)
+    if name == "DEFAULT_GOLD":
+        return default_gold()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def replay_inputs(trajectories: str | Sequence[str] = "", gold: str = "", *, study_dir: str | os.PathLike = "",
@@ -154,7 +192,7 @@ def replay_inputs(trajectories: str | Sequence[str] = "", gold: str = "", *, stu
     for f in files:
         if not f.is_file():
             raise DataError("trajectory file not found", file=str(f))
-    gold_path = Path(gold) if gold else (DEFAULT_GOLD if DEFAULT_GOLD.is_file() else None)
+    gold_path = Path(gold) if gold else default_gold()
     if gold and not gold_path.is_file():
         raise DataError("gold file not found", file=str(gold_path))
     if not files and study_dir:
@@ -180,8 +218,43 @@ def _cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def voila_command(trajectories: Sequence[str], *, gold: str | None = None, port: int = 8866,
+                  limit: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that serve the replay widget as a Voila app on 127.0.0.1.
+
+    Example: ``cmd, env = voila_command(["a/trajectories.jsonl"], port=8870); subprocess.Popen(cmd, env=env)``.
+    """
+    import importlib.resources
+    import sys
+
+    for f in trajectories:
+        if not Path(f).is_file():
+            raise DataError("trajectory file not found", file=str(f))
+    notebook = importlib.resources.files("umi_lab") / "assets" / "replay_app.ipynb"
+    env = {**os.environ, "UMI_LAB_REPLAY": ",".join(str(Path(f).resolve()) for f in trajectories),
+           "UMI_LAB_REPLAY_GOLD": str(Path(gold).resolve()) if gold else "",
+           "UMI_LAB_REPLAY_LIMIT": str(limit or 0)}
+    cmd = [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+           "--ServerApp.port_retries=0"]
+    return cmd, env
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    cmd, env = voila_command(args.trajectories, gold=args.gold, port=args.port, limit=args.limit)
+    print(f"replay app: http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
+    os.execve(cmd[0], cmd, env)  # the server replaces this process, so stopping it stops the server
+    return 0
+
+
 def add_cli(subparsers) -> None:
-    """Register ``replay-html``."""
+    """Register ``replay-html`` and ``replay-app``."""
+    a = subparsers.add_parser("replay-app", help="serve the filterable replay widget as a Voila app (127.0.0.1)")
+    a.add_argument("--trajectories", nargs="+", default=[],
+                   help="RecordedTrajectory JSONL files (default: the gold dialogues alone)")
+    a.add_argument("--gold", help="gold dialogues (default: data/toolworld/test_in_domain.json)")
+    a.add_argument("--port", type=int, default=8866)
+    a.add_argument("--limit", type=int, help="at most this many tasks")
+    a.set_defaults(func=_cmd_app)
     p = subparsers.add_parser("replay-html", help="standalone HTML replay of recorded trajectories or dialogues")
     p.add_argument("--trajectories", nargs="+", required=True,
                    help="RecordedTrajectory JSONL or dialogue JSON/JSONL; several files are shown side by side")

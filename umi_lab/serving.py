@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,9 +111,11 @@ class RoleModels:
         for name in names:
             if not (Path(adapters[name]) / "adapter_config.json").is_file():
                 raise DataError("not a PEFT adapter folder (no adapter_config.json)", file=str(adapters[name]))
-        peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
-        for name in names[1:]:
-            peft_model.load_adapter(str(adapters[name]), adapter_name=name)
+        with warnings.catch_warnings():  # PEFT reads transformers' deprecated is_gradient_checkpointing
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
+            for name in names[1:]:
+                peft_model.load_adapter(str(adapters[name]), adapter_name=name)
         role_map = role_map or {r: r for r in names}
         missing = sorted({a for a in role_map.values() if a not in adapters})
         if missing:
@@ -121,13 +124,13 @@ class RoleModels:
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, *, device=None, dtype=None) -> RoleModels:
-        """Load a training run directory (``umi_lab.training.run_info``): base + adapters, or full models.
+        """Load a training run directory (``umi_lab.rundir.RunDir.info``; TRL is not imported): base + adapters, or full models.
 
         Example: ``RoleModels.from_run("runs/alpha")``.
         """
-        from umi_lab.training import run_info
+        from umi_lab.rundir import RunDir
 
-        info = run_info(run_dir)
+        info = RunDir(run_dir).info()
         style = PromptStyle(**info.get("prompt_style", {}))
         roles = dict(info["roles"])
         if "backbone" in info["adapters"] or "backbone" in info["models"]:
@@ -216,10 +219,12 @@ class RoleModels:
                         limit: int) -> list[Generation]:
         import torch
 
+        from umi_lab.backbone import encode_prompt
+
         tok = self.tokenizer
-        encoded = [tok(p, add_special_tokens=False, verbose=False)["input_ids"] for p in prompts]
-        truncated = [len(ids) > limit for ids in encoded]
-        encoded = [ids[-limit:] if len(ids) > limit else ids for ids in encoded]
+        pairs = [encode_prompt(tok, p, limit) for p in prompts]  # the tokenizer's own convention, as in training
+        encoded = [ids for ids, _ in pairs]
+        truncated = [cut for _, cut in pairs]
         width = max(len(ids) for ids in encoded)
         pad = tok.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in encoded], device=self.device)
@@ -278,11 +283,9 @@ def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", met
 
     from umi_lab.backbone import resolve_model
     from umi_lab.io import write_json
+    from umi_lab.methods import get_method
 
-    roles = {"alpha_umi": ("planner", "caller", "summarizer"), "multi_llm_one_stage": ("planner", "caller", "summarizer"),
-             "single_llm": ("backbone",), "single_llm_multitask": ("multitask",)}.get(method)
-    if roles is None:
-        raise ValueError(f"unknown method {method!r}")
+    roles = tuple(dict.fromkeys(get_method(method).serving.values()))  # only the adapters that serve a role
     run_dir = Path(run_dir)
     base_path = resolve_model(base)
     for k, role in enumerate(roles):
@@ -290,7 +293,9 @@ def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", met
         model, _ = _load_base(base_path, "cpu", "float32")
         lora = LoraConfig(r=r, lora_alpha=4 * r, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False,
                           task_type="CAUSAL_LM")
-        get_peft_model(model, lora).save_pretrained(str(run_dir / "adapters" / role))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            get_peft_model(model, lora).save_pretrained(str(run_dir / "adapters" / role))
     write_json(run_dir / "config.json", {"method": method, "model": base, "model_name_or_path": base_path,
                                          "lora": {"enabled": True}, "prompt_style": {"system_prefix": True},
                                          "family": family, "seed": seed, "random_adapters": True})

@@ -24,7 +24,6 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from rouge import Rouge
@@ -117,34 +116,23 @@ def summarizer_input(sample: dict[str, Any], thought: str, *, speaker: str = "as
 
 
 # ----------------------------------------------------------------------------------------------- metrics
-@dataclass
-class _F1Lists:
-    easy: list
-    hard: list
-    overall: list
-    left_out: int = 0
-
-
-def _argument_f1(pred_action: str, ref_action: str, pred_input: str, ref_input: str, acc: _F1Lists) -> None:
-    """Append one reference-``call`` sample to the F1 lists, following the official branches."""
+def _argument_f1(pred_action: str, ref_action: str, pred_input: str, ref_input: str
+                 ) -> tuple[float | None, float | None, float | None, bool]:
+    """One reference-``call`` sample's ``(easy, hard, overall, left_out)`` argument F1, following the official
+    branches; None where the official code appends nothing to that list."""
     if pred_action != ref_action:
-        for lst in (acc.easy, acc.hard, acc.overall):
-            lst.append(0)
-        return
+        return 0, 0, 0, False
     try:
         ref = json.loads(ref_input)
     except (ValueError, RecursionError):
-        acc.left_out += 1  # official: the sample is left out of all three lists
-        return
+        return None, None, None, True  # official: the sample is left out of all three lists
     try:
         pred = json.loads(pred_input)
     except (ValueError, RecursionError):
         pred = _UNPARSED
     if ref == {}:
         score = 1 if (pred is not _UNPARSED and pred == {}) else 0
-        acc.easy.append(score)
-        acc.overall.append(score)
-        return
+        return score, None, score, False
     score = 0
     if isinstance(ref, dict) and isinstance(pred, dict):
         full = sum(1 for k, v in ref.items() if k in pred and pred[k] == v)
@@ -153,8 +141,7 @@ def _argument_f1(pred_action: str, ref_action: str, pred_input: str, ref_input: 
         precision = (0.5 * half + full) / (len(pred) + F1_EPS)
         if recall + precision != 0:
             score = (2 * recall * precision) / (recall + precision)
-    acc.hard.append(score)
-    acc.overall.append(score)
+    return None, score, score, False
 
 
 _UNPARSED = object()
@@ -165,6 +152,20 @@ def _words_for_rouge(text: str) -> bool:
     return any(len(piece) > 0 for piece in text.split("."))
 
 
+def rouge_l_scores(hyps: list[str], refs: list[str]) -> tuple[list[float], int]:
+    """Rouge-L F of every hypothesis/reference pair with the ``rouge`` package; empty pairs score 0.
+
+    Returns ``(scores, n_empty)``. ``rouge_l_scores(["a b"], ["a b"])[0][0]`` ≈ 1.
+    """
+    ok = [i for i, (h, r) in enumerate(zip(hyps, refs)) if _words_for_rouge(h) and _words_for_rouge(r)]
+    scores = [0.0] * len(refs)
+    if ok:
+        got = Rouge().get_scores([hyps[i] for i in ok], [refs[i] for i in ok])
+        for i, s in zip(ok, got):
+            scores[i] = s["rouge-l"]["f"]
+    return scores, len(refs) - len(ok)
+
+
 def rouge_l(hyps: list[str], refs: list[str]) -> tuple[float, int]:
     """Mean Rouge-L F of hypothesis/reference pairs with the ``rouge`` package; empty pairs score 0.
 
@@ -172,20 +173,61 @@ def rouge_l(hyps: list[str], refs: list[str]) -> tuple[float, int]:
     """
     if not refs:
         return 0, 0
-    ok = [i for i, (h, r) in enumerate(zip(hyps, refs)) if _words_for_rouge(h) and _words_for_rouge(r)]
-    scores = [0.0] * len(refs)
-    if ok:
-        got = Rouge().get_scores([hyps[i] for i in ok], [refs[i] for i in ok])
-        for i, s in zip(ok, got):
-            scores[i] = s["rouge-l"]["f"]
+    scores, empty = rouge_l_scores(hyps, refs)
     total = 0
     for s in scores:  # the package's own summation order
         total = total + s
-    return total / len(refs), len(refs) - len(ok)
+    return total / len(refs), empty
 
 
 def _mean_eps(values: list) -> float:
     return (sum(values) / len(values) if values else 0) + F1_EPS
+
+
+SAMPLE_METRICS = ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "f1", "rouge")
+
+
+def sample_scores(samples: list[dict[str, Any]], *, file: str | None = None, backbone: bool = False,
+                  compat: str = "default") -> list[dict[str, Any]]:
+    """Each sample's contribution to every official metric: ``plan_em``, ``hallu_rate`` (0/1, all samples),
+    ``action_em`` and ``easy_f1``/``hard_f1``/``f1`` (reference calls), ``rouge`` (reference answers); None
+    where the official code leaves the sample out of that metric. Also ``ref_plan``, ``pred_plan``,
+    ``pred_unparseable`` and ``args_ref_unparseable`` flags. ``evaluate_predictions`` averages these;
+    ``backbone``/``compat`` as there.
+
+    >>> t = [{"Name": "f", "function": "", "input": {}}]
+    >>> sample_scores([{"tools": t, "reference": "a Next: give up.", "predictions": "b Next: give up."}])[0]["plan_em"]
+    1
+    """
+    out = []
+    finish: list[tuple[int, str, str]] = []
+    step = (lambda text: backbone_step(text, compat)) if backbone else parse_step
+    for i, d in enumerate(samples):
+        reference, prediction, names = _checked(d, i, file)
+        r_plan, r_action, r_input, r_answer = step(reference)
+        if r_plan == "call" and "</s>" not in reference and not backbone:
+            raise DataError("a call reference needs the caller turn after '</s>'", file=file, record=i,
+                            field="reference")
+        p_plan, p_action, p_input, p_answer = step(prediction)
+        row: dict[str, Any] = dict.fromkeys(SAMPLE_METRICS)
+        row.update(ref_plan=r_plan, pred_plan=p_plan, plan_em=int(r_plan == p_plan),
+                   hallu_rate=int(p_action is not None and p_action != "none" and p_action not in names),
+                   pred_unparseable=p_plan == "call" and "</s>" not in prediction and not backbone,
+                   args_ref_unparseable=False)
+        if r_plan == "finish":
+            finish.append((i, "none" if p_answer is None else p_answer, r_answer))
+        elif r_plan == "call":
+            pa = "none" if p_action is None else p_action
+            row["action_em"] = int(r_action == pa)
+            easy, hard, overall, left_out = _argument_f1(pa, r_action, "{}" if p_input is None else p_input,
+                                                         r_input)
+            row.update(easy_f1=easy, hard_f1=hard, f1=overall, args_ref_unparseable=left_out)
+        out.append(row)
+    scores, _ = rouge_l_scores([h for _, h, _ in finish], [r for _, _, r in finish])
+    for (i, hyp, ref), score in zip(finish, scores):
+        out[i]["rouge"] = score
+        out[i]["rouge_empty"] = not (_words_for_rouge(hyp) and _words_for_rouge(ref))
+    return out
 
 
 def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = None, backbone: bool = False,
@@ -197,56 +239,38 @@ def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = No
     ``evaluate-backbone.py`` under ``compat="official"``, the protocol's lenient reading otherwise.
 
     Returns ``plan_em, action_em, hallu_rate, easy_f1, hard_f1, f1, rouge`` plus ``counts`` and
-    ``confusion`` (``confusion[ref_plan][pred_plan]``). Example:
+    ``confusion`` (``confusion[ref_plan][pred_plan]``); the averages of ``sample_scores``. Example:
     ``evaluate_predictions(read_json("predictions.json"))["plan_em"]``.
     """
-    plan_ref, plan_pred, ans_ref, ans_pred = [], [], [], []
-    act_ref, act_pred, in_ref, in_pred = [], [], [], []
-    hallu = 0
+    rows = sample_scores(samples, file=file, backbone=backbone, compat=compat)
     counts: Counter = Counter()
     confusion = {p: dict.fromkeys(PLANS, 0) for p in PLANS}
-    step = (lambda text: backbone_step(text, compat)) if backbone else parse_step
-    for i, d in enumerate(samples):
-        reference, prediction, names = _checked(d, i, file)
-        r_plan, r_action, r_input, r_answer = step(reference)
-        if r_plan == "call" and "</s>" not in reference and not backbone:
-            raise DataError("a call reference needs the caller turn after '</s>'", file=file, record=i,
-                            field="reference")
-        p_plan, p_action, p_input, p_answer = step(prediction)
-        if p_plan == "call" and "</s>" not in prediction and not backbone:
-            counts["pred_unparseable"] += 1
-        if p_action is not None and p_action != "none" and p_action not in names:
-            hallu += 1
-            counts["hallucinated"] += 1
-        plan_ref.append(r_plan)
-        plan_pred.append(p_plan)
-        confusion[r_plan][p_plan] += 1
-        counts[f"ref_{r_plan}"] += 1
-        counts[f"pred_{p_plan}"] += 1
-        if r_plan == "finish":
-            ans_ref.append(r_answer)
-            ans_pred.append("none" if p_answer is None else p_answer)
-        elif r_plan == "call":
-            act_ref.append(r_action)
-            in_ref.append(r_input)
-            act_pred.append("none" if p_action is None else p_action)
-            in_pred.append("{}" if p_input is None else p_input)
-    f1 = _F1Lists([], [], [])
-    for pa, ra, pi, ri in zip(act_pred, act_ref, in_pred, in_ref):
-        _argument_f1(pa, ra, pi, ri, f1)
-    rouge, rouge_empty = rouge_l(ans_pred, ans_ref)
+    for r in rows:
+        confusion[r["ref_plan"]][r["pred_plan"]] += 1
+        counts[f"ref_{r['ref_plan']}"] += 1
+        counts[f"pred_{r['pred_plan']}"] += 1
+        counts["hallucinated"] += r["hallu_rate"]
+        counts["pred_unparseable"] += r["pred_unparseable"]
+    lists = {k: [r[k] for r in rows if r[k] is not None] for k in SAMPLE_METRICS}
+    answers = lists["rouge"]
+    total = 0
+    for s in answers:  # the package's own summation order
+        total = total + s
     n = len(samples)
-    counts.update({"samples": n, "easy_f1_n": len(f1.easy), "hard_f1_n": len(f1.hard), "f1_n": len(f1.overall),
-                   "args_ref_unparseable": f1.left_out, "rouge_empty": rouge_empty})
+    counts.update({"samples": n, "easy_f1_n": len(lists["easy_f1"]), "hard_f1_n": len(lists["hard_f1"]),
+                   "f1_n": len(lists["f1"]), "args_ref_unparseable": sum(r["args_ref_unparseable"] for r in rows),
+                   "rouge_empty": sum(bool(r.get("rouge_empty")) for r in rows)})
     for key in ("ref_call", "ref_finish", "ref_give up", "pred_call", "pred_finish", "pred_give up",
                 "hallucinated", "pred_unparseable"):
         counts.setdefault(key, 0)
+    acts = lists["action_em"]
     return {
-        "plan_em": sum(a == b for a, b in zip(plan_ref, plan_pred)) / n if n else 0,
-        "action_em": sum(a == b for a, b in zip(act_ref, act_pred)) / len(act_ref) if act_ref else 0,
-        "hallu_rate": hallu / n if n else 0,
-        "easy_f1": _mean_eps(f1.easy), "hard_f1": _mean_eps(f1.hard), "f1": _mean_eps(f1.overall),
-        "rouge": rouge, "counts": dict(sorted(counts.items())), "confusion": confusion,
+        "plan_em": sum(lists["plan_em"]) / n if n else 0,
+        "action_em": sum(acts) / len(acts) if acts else 0,
+        "hallu_rate": sum(lists["hallu_rate"]) / n if n else 0,
+        "easy_f1": _mean_eps(lists["easy_f1"]), "hard_f1": _mean_eps(lists["hard_f1"]), "f1": _mean_eps(lists["f1"]),
+        "rouge": total / len(answers) if answers else 0, "counts": dict(sorted(counts.items())),
+        "confusion": confusion,
     }
 
 
@@ -313,4 +337,5 @@ def add_cli(sub: Any) -> None:
 
 
 __all__ = ["static_samples", "parse_step", "planner_decision", "clean_candidate", "compose_prediction",
-           "caller_input", "summarizer_input", "rouge_l", "evaluate_predictions", "evaluate_file", "add_cli"]
+           "caller_input", "summarizer_input", "rouge_l", "rouge_l_scores", "sample_scores", "evaluate_predictions",
+           "evaluate_file", "add_cli"]

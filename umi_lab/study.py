@@ -2,7 +2,8 @@
 
 Stages, each timed into ``OUT/timings.json`` and announced as it runs:
 
-1. ``data``      ToolWorld default data (``data/toolworld``, generated when absent) split into role datasets.
+1. ``data``      ToolWorld data (``--toolworld DIR``, else ``$UMI_LAB_TOOLWORLD``, else the default data set
+                 generated once into the cache; see ``toolworld.manifest``) split into role datasets.
 2. ``backbone``  the embedded tiny model (built once and cached).
 3. ``ablation``  GLPFT (α-UMi, also with ``init=merge``) and the baselines over seeds, each evaluated
                  statically and in real time on the ToolWorld tests (and GSM8K when the shared data is
@@ -28,10 +29,9 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_records, write_json
+from umi_lab.methods import method_names
 from umi_lab.tables import PAPER_METRICS
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TOOLWORLD_DIR = PROJECT_ROOT / "data" / "toolworld"
 STAGES = ("data", "backbone", "ablation", "report", "replay")
 
 
@@ -39,8 +39,9 @@ STAGES = ("data", "backbone", "ablation", "report", "replay")
 class StudyConfig:
     """What the study runs. ``StudyConfig.preset(smoke=True)`` gives the ≤10-minute CPU version.
 
-    The full default is sized for a 2-core CPU: every method and three seeds, but at most 200 training
-    samples per role (``extra_train``) and 40 test tasks per benchmark. On a GPU with a real checkpoint,
+    The full default is sized for a 2-core CPU: every method and three seeds, but 72 training dialogues,
+    drawn once for all methods (``extra_train``; on ToolWorld ≈ 200 planner samples, the former per-role
+    cap), and 40 test tasks per benchmark. On a GPU with a real checkpoint,
     pass ``model=...``, ``extra_train={}`` and ``eval_limit=None`` for the whole data. GSM8K (``gsm8k``)
     is off by default: the embedded model never sees GSM8K training data (notebook 05 evaluates it).
     """
@@ -48,16 +49,16 @@ class StudyConfig:
     out: str = "runs/study"
     smoke: bool = False
     model: str = "tiny"
-    toolworld: str = str(TOOLWORLD_DIR)
-    methods: tuple[str, ...] = ("single_llm", "single_llm_multitask", "multi_llm_one_stage", "alpha_umi",
-                                "alpha_umi_merge")
+    toolworld: str = ""
+    methods: tuple[str, ...] = field(default_factory=method_names)
     seeds: tuple[int, ...] = (0, 1, 2)
     benchmarks: tuple[str, ...] = ("toolworld-id:static", "toolworld-id:realtime", "toolworld-ood:static",
                                    "toolworld-ood:realtime")
     gsm8k: bool = False
     eval_limit: int | None = 40
     schedule: str = "tiny"
-    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_samples": 200, "max_length": 1280, "prompt_style": {"compact_docs": True}})
+    extra_train: dict[str, Any] = field(default_factory=lambda: {
+        "max_dialogues": 72, "max_length": 1280, "prompt_style": {"compact_docs": True}})
 
     @classmethod
     def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:
@@ -98,24 +99,22 @@ class _Stages:
             self.say(f"--- {name}: {self.timings[name]:.1f} s")
 
 
-def _cli(argv: list[str]) -> None:
-    from umi_lab.cli import main
-
-    code = main(argv)
-    if code:
-        raise DataError(f"'python -m umi_lab {' '.join(argv)}' exited with {code}")
-
-
 def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """ToolWorld data (generated into ``OUT/data/toolworld`` when the default folder is missing) and its role
-    splits in ``OUT/data/roles``; returns paths and sizes. Example: ``prepare_data(StudyConfig(), Path("runs/s"))``.
+    """ToolWorld data (``cfg.toolworld``, else ``$UMI_LAB_TOOLWORLD``, else the default data set), verified
+    against its manifest, and its role splits in ``OUT/data/roles``; returns paths, world seed and sizes.
+    Example: ``prepare_data(StudyConfig(), Path("runs/s"))``.
     """
-    world = Path(cfg.toolworld)
-    if not (world / "train.json").is_file():
-        world = out / "data" / "toolworld"
-        if not (world / "train.json").is_file():
-            say(f"generating ToolWorld data into {world}")
-            _cli(["toolworld", "generate", "--seed", "0", "--out", str(world)])
+    from umi_lab.toolworld.manifest import resolve_toolworld
+
+    try:
+        world_data = resolve_toolworld(cfg.toolworld or None)
+        world, seed = world_data.path.resolve(), world_data.world_seed
+        say(f"  ToolWorld data: {world} (world seed {seed}, {world_data.source})")
+    except DataError as e:  # conversations that are not a generated ToolWorld folder: train on them anyway
+        world, seed = Path(cfg.toolworld).resolve(), None
+        if not cfg.toolworld or not (world / "train.json").is_file():
+            raise
+        say(f"  {world}: no valid ToolWorld manifest ({e}); evaluation will not take its world from here")
     sizes = {}
     for p in sorted(world.glob("*.json")):
         records = read_json(p)
@@ -123,11 +122,18 @@ def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print
             sizes[p.name] = len(records)
     roles = out / "data" / "roles"
     if not any(roles.glob("train_*.json")):
-        _cli(["split", "--input", str(world / "train.json"), "--out", str(roles), "--prompts", "toolbench"])
+        from umi_lab.splitting import ROLE_SETS, split_roles
+        from umi_lab.trajectory import load_dialogues
+
+        split = split_roles(load_dialogues(world / "train.json"), family="toolbench")
+        for role in ROLE_SETS:
+            write_json(roles / f"train_{role}.json", split[role])
+        write_json(roles / "split_report.json", {"input": str(world / "train.json"), **split.report.summary()})
     role_sizes = {p.stem.removeprefix("train_"): len(read_records(p)) for p in sorted(roles.glob("train_*.json"))}
     for name, n in {**sizes, **{f"roles/{k}": v for k, v in role_sizes.items()}}.items():
         say(f"  {name:28s} {n:6d} records")
-    info = {"toolworld": str(world), "roles": str(roles), "sizes": sizes, "role_sizes": role_sizes}
+    info = {"toolworld": str(world), "world_seed": seed, "roles": str(roles), "sizes": sizes,
+            "role_sizes": role_sizes}
     write_json(out / "data" / "summary.json", info)
     return info
 
@@ -272,10 +278,12 @@ def _cmd(args: argparse.Namespace) -> int:
         cfg.model = args.model
         cfg.extra_train = {**cfg.extra_train, "prompt_style": {},
                            **MODEL_TRAIN_DEFAULTS.get(args.model, {})}
-    if args.max_samples is not None:
-        cfg.extra_train = {**cfg.extra_train, "max_samples": args.max_samples or None}
+    if args.max_dialogues is not None:
+        cfg.extra_train = {**cfg.extra_train, "max_dialogues": args.max_dialogues or None}
     if args.gsm8k:
         cfg.gsm8k = True
+    if args.toolworld:
+        cfg.toolworld = args.toolworld
     print(f"study ({'smoke' if smoke else 'full'}): {json.dumps(asdict(cfg))}", file=sys.stderr)
     result = run_study(cfg)
     return 1 if result.failures else 0
@@ -292,6 +300,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("--limit", type=int, help="evaluate at most this many tasks per benchmark")
     p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', 'smollm2-135m' (chat template), "
                                          "a hub id or a local folder")
-    p.add_argument("--max-samples", type=int, help="training samples per role (0 = all)")
+    p.add_argument("--max-dialogues", "--max-samples", dest="max_dialogues", type=int,
+                   help="training dialogues drawn (seeded, the same for every method; 0 = all)")
     p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data)")
+    p.add_argument("--toolworld", help="ToolWorld data folder with its manifest.json (default: $UMI_LAB_TOOLWORLD, "
+                                       "else the default data set, generated once into the cache)")
     p.set_defaults(func=_cmd)

@@ -26,10 +26,10 @@ from typing import Any
 from trl import SFTConfig
 
 from umi_lab.errors import DataError
+from umi_lab.methods import METHODS, get_method, with_init  # noqa: F401  (the registry owns method names)
 from umi_lab.protocol.prompts import FAMILIES, PromptStyle
 
 TRAIN_ROLES = ("backbone", "planner", "caller", "summarizer", "multitask")
-METHODS = ("alpha_umi", "single_llm", "multi_llm_one_stage", "single_llm_multitask")
 INITS = ("copy", "merge")
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -54,16 +54,36 @@ class LoRASettings:
 
 @dataclass
 class StageSchedule:
-    """Optimisation schedule of one role's training."""
+    """Optimisation schedule of one role's training, in TRL ``SFTConfig``'s own field names.
 
-    epochs: float = 1.0
+    ``warmup_steps`` below 1 is a fraction of the total steps (as in transformers). The older names
+    ``epochs``, ``batch_size`` and ``warmup_ratio`` are accepted in configs and readable as properties.
+    """
+
+    num_train_epochs: float = 1.0
     learning_rate: float = 1e-4
-    warmup_ratio: float = 0.0
+    warmup_steps: float = 0.0
     weight_decay: float = 0.0
     lr_scheduler_type: str = "cosine"
-    batch_size: int = 4
+    per_device_train_batch_size: int = 4
     gradient_accumulation_steps: int = 1
     max_steps: int = -1
+
+    @property
+    def epochs(self) -> float:
+        return self.num_train_epochs
+
+    @property
+    def batch_size(self) -> int:
+        return self.per_device_train_batch_size
+
+    @property
+    def warmup_ratio(self) -> float:
+        return self.warmup_steps
+
+
+SCHEDULE_ALIASES = {"epochs": "num_train_epochs", "batch_size": "per_device_train_batch_size",
+                    "warmup_ratio": "warmup_steps"}
 
 
 @dataclass
@@ -78,9 +98,9 @@ class Schedule:
 
 
 def _schedule(stage1_lr: float, stage2_lr: float) -> Schedule:
-    s1 = StageSchedule(epochs=2, learning_rate=stage1_lr, warmup_ratio=0.4)
-    pc = StageSchedule(epochs=1, learning_rate=stage2_lr, weight_decay=0.01, warmup_ratio=0.2)
-    summ = StageSchedule(epochs=2, learning_rate=stage2_lr, weight_decay=0.01, warmup_ratio=0.4)
+    s1 = StageSchedule(num_train_epochs=2, learning_rate=stage1_lr, warmup_steps=0.4)
+    pc = StageSchedule(num_train_epochs=1, learning_rate=stage2_lr, weight_decay=0.01, warmup_steps=0.2)
+    summ = StageSchedule(num_train_epochs=2, learning_rate=stage2_lr, weight_decay=0.01, warmup_steps=0.4)
     return Schedule(backbone=s1, planner=pc, caller=replace(pc), summarizer=summ, multitask=replace(s1))
 
 
@@ -113,7 +133,7 @@ class GLPFTConfig:
     model: str = "tiny"
     data: str = ""
     out: str = ""
-    init: str = "copy"
+    init: str | None = None
     seed: int = 42
     schedule: str | Schedule = "lora"
     schedule_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -123,11 +143,12 @@ class GLPFTConfig:
     compat: str = "default"
     max_length: int = 1024
     min_prompt_tokens: int = 32
-    max_samples: int | None = None
+    max_dialogues: int | None = None
+    sample_seed: int = 0
     smoke: bool = False
     logging_steps: int = 1
     save_steps: int = 50
-    resume: bool = False
+    report_to: str = "none"
     sft_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -143,10 +164,12 @@ class GLPFTConfig:
         def bad(name, msg):
             raise DataError(msg, field=name)
 
-        if self.method not in METHODS:
-            bad("method", f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
-        if self.init not in INITS:
+        if self.init is not None and self.init not in INITS:
             bad("init", f"unknown init {self.init!r}; expected one of {', '.join(INITS)}")
+        get_method(self.method)  # DataError naming the registered methods
+        self.method = with_init(self.method, self.init)
+        method = get_method(self.method)
+        self.init = method.init if method.init != "base" else "copy"  # normalised: the method decides
         if isinstance(self.schedule, str) and self.schedule not in SCHEDULE_PRESETS:
             bad("schedule", f"unknown schedule preset {self.schedule!r}; expected one of {', '.join(SCHEDULE_PRESETS)}")
         if self.family not in FAMILIES:
@@ -156,8 +179,10 @@ class GLPFTConfig:
                 bad(name, f"expected a positive integer, got {getattr(self, name)!r}")
         if self.min_prompt_tokens >= self.max_length:
             bad("min_prompt_tokens", "must be smaller than max_length")
-        if self.max_samples is not None and (not isinstance(self.max_samples, int) or self.max_samples < 1):
-            bad("max_samples", f"expected a positive integer or null, got {self.max_samples!r}")
+        if self.max_dialogues is not None and (not isinstance(self.max_dialogues, int) or self.max_dialogues < 1):
+            bad("max_dialogues", f"expected a positive integer or null, got {self.max_dialogues!r}")
+        if self.report_to not in ("none", "tensorboard", "trackio", "wandb", "mlflow", "all"):
+            bad("report_to", f"unknown tracker {self.report_to!r}; expected none, tensorboard or trackio")
         if not isinstance(self.seed, int):
             bad("seed", f"expected an integer, got {self.seed!r}")
         if self.lora.r < 1 or not 0 <= self.lora.dropout < 1 or not self.lora.target_modules:
@@ -166,7 +191,8 @@ class GLPFTConfig:
             if role not in TRAIN_ROLES:
                 bad(f"schedule_overrides.{role}", f"unknown role; expected one of {', '.join(TRAIN_ROLES)}")
             checked = _build(StageSchedule, changes, f"schedule_overrides.{role}")  # names and types
-            self.schedule_overrides[role] = {key: getattr(checked, key) for key in changes}
+            self.schedule_overrides[role] = {SCHEDULE_ALIASES.get(k, k): getattr(checked, SCHEDULE_ALIASES.get(k, k))
+                                             for k in changes}
         known_sft = {f.name for f in fields(SFTConfig)}
         for key in self.sft_overrides:
             if key not in known_sft:
@@ -179,16 +205,19 @@ class GLPFTConfig:
         for f in fields(Schedule):
             stage = getattr(base, f.name)
             if self.smoke:
-                stage = replace(stage, max_steps=3, batch_size=2, gradient_accumulation_steps=1)
+                stage = replace(stage, **smoke_preset()["schedule_overrides"].get(f.name, {}))
             stage = replace(stage, **self.schedule_overrides.get(f.name, {}))  # explicit overrides win
             out[f.name] = stage
         return Schedule(**out)
 
     def effective(self) -> dict[str, Any]:
-        """Smoke-mode adjustments of the data size and sequence length."""
+        """Smoke-mode adjustments of the data size (dialogues drawn) and sequence length."""
         if not self.smoke:
-            return {"max_samples": self.max_samples, "max_length": self.max_length}
-        return {"max_samples": min(self.max_samples or 8, 8), "max_length": min(self.max_length, 384)}
+            return {"max_dialogues": self.max_dialogues, "max_length": self.max_length}
+        preset = smoke_preset()
+        cap = preset["max_dialogues"]
+        return {"max_dialogues": min(self.max_dialogues or cap, cap), "max_length": min(self.max_length,
+                                                                                        preset["max_length"])}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with the schedule resolved (what ``config.json`` holds)."""
@@ -209,6 +238,9 @@ class GLPFTConfig:
             raise DataError("expected a mapping of config fields", file=file)
         d = dict(d)
         d.pop("schedule_preset", None)
+        d.pop("resume", None)  # runs resume by themselves; old configs may still carry the flag
+        if "max_samples" in d:  # renamed: the subsample is drawn by dialogue
+            d.setdefault("max_dialogues", d.pop("max_samples"))
         try:
             if isinstance(d.get("schedule"), dict):
                 d["schedule"] = Schedule(**{role: _build(StageSchedule, v, f"schedule.{role}")
@@ -221,6 +253,29 @@ class GLPFTConfig:
     def from_file(cls, path: str | os.PathLike) -> GLPFTConfig:
         """Load a YAML or JSON config file. Example: ``GLPFTConfig.from_file("umi_lab/configs/smoke.yaml")``."""
         return cls.from_dict(read_config_file(path), file=str(path))
+
+
+def smoke_preset() -> dict[str, Any]:
+    """The smoke budgets from the packaged ``configs/smoke.yaml`` (its one definition).
+
+    >>> smoke_preset()["max_dialogues"]
+    4
+    """
+    global _SMOKE
+    if _SMOKE is None:
+        from importlib.resources import files
+
+        import yaml
+
+        raw = yaml.safe_load(files("umi_lab").joinpath("configs", "smoke.yaml").read_text(encoding="utf-8"))
+        overrides = {role: {SCHEDULE_ALIASES.get(k, k): v for k, v in changes.items()}
+                     for role, changes in raw.get("schedule_overrides", {}).items()}
+        _SMOKE = {"max_dialogues": int(raw["max_dialogues"]), "max_length": int(raw["max_length"]),
+                  "schedule_overrides": overrides}
+    return _SMOKE
+
+
+_SMOKE: dict[str, Any] | None = None
 
 
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -259,6 +314,8 @@ def _checked(d: Any, cls, where: str) -> dict:
 
 
 def _build(cls, d: Any, where: str | None):
+    if cls is StageSchedule and isinstance(d, dict):
+        d = {SCHEDULE_ALIASES.get(k, k): v for k, v in d.items()}
     d = dict(_checked(d, cls, where or ""))
     types = {f.name: f.type for f in fields(cls)}
     for key, value in list(d.items()):

@@ -3,15 +3,16 @@
 A GSM8K solution is a few lines with calculator annotations ``<<48/2=24>>`` and a last line
 ``#### 72``. Each annotation becomes one tool round:
 
-* planner: the solution text leading to it (annotation markup removed; the line is cut after the
-  annotation's written result, the rest of the line goes to the next annotation on that line, and lines
-  without annotations are prepended to the next annotation's text), ending `` Next: caller.``;
+* planner: the intent and the expression, never the result — the solution text leading to the annotation,
+  cut before the written result, ending ``next I compute 48/2. Next: caller.``; the written result and the
+  text after it open the *next* planner turn as a recap ("That gives 24 ...") once the calculator has
+  answered (issue 15 defect 8: before, 97 % of thoughts already wrote the result; ``thought_result_share``);
 * caller: ``Action: calculator\\nAction Input: {"expression": "48/2"}``;
 * observation: what the calculator tool (``umi_lab.tools.calculator``) answers, e.g.
   ``{"error": "", "response": "24"}``.
 
-``#### answer`` becomes a planner turn (the lines after the last annotation, or a fixed sentence when
-there are none) ending `` Next: conclusion.`` and a conclusion turn holding the answer. The dialogue's
+``#### answer`` becomes a planner turn (the recap of the last result and the lines after it, or a fixed
+sentence when there are none) ending `` Next: conclusion.`` and a conclusion turn holding the answer. The dialogue's
 ``extra`` keeps ``id``, ``answer``, ``source``, ``split``.
 
 An annotation whose expression does not equal its written result (or cannot be evaluated) is listed in
@@ -78,7 +79,7 @@ class Gsm8kReport:
 
 @dataclass
 class _Step:
-    rationale: str
+    rationale: str  # what the planner says before the call: intent and expression, never the result
     expression: str
     stated: str
 
@@ -87,39 +88,111 @@ def _clean(text: str) -> str:
     return " ".join(ANNOTATION.sub("", text).split())
 
 
+_TRAILING = re.compile(r"[\s=$≈]+$")
+
+
+def _thought(context: str, expression: str) -> str:
+    context = context.strip()
+    if not context:
+        return f"Next I compute {expression}."
+    return f"{context}{' ' if context[-1] in '.!?:' else '; '}next I compute {expression}."
+
+
+def _mask_result(text: str, stated: str, expression: str) -> str:
+    """Replace the written result in the text before a call by ``?`` ("He needs 9 scoops because 3 / (1/3)"
+    → "He needs ? scoops because ..."), unless that number is also one of the expression's operands."""
+    value = stated.strip()
+    if not value or result_in_thought(expression, value) or not result_in_thought(text, value):
+        return text
+    return re.sub(rf"\$?(?<![\d.]){re.escape(value)}(?!\d|\.\d)", "?", text)
+
+
 def solution_steps(solution: str) -> tuple[list[_Step], str, str]:
     """Split a GSM8K solution into calculator steps, the text after the last one, and the answer.
 
-    >>> steps, tail, answer = solution_steps("Half is 48/2 = <<48/2=24>>24.\\n#### 24")
+    A step's rationale is the solution text leading to its annotation, cut before the written result
+    (a trailing ``=``/``$`` dropped), ending "next I compute EXPR."; the written result and the text after
+    it open the next thought as a recap ("That gives 24 ..."), once the calculator has answered.
+
+    >>> steps, tail, answer = solution_steps("Half is 48/2 = <<48/2=24>>24 cups.\\n#### 24")
     >>> (steps[0].rationale, steps[0].expression, tail, answer)
-    ('Half is 48/2 = 24.', '48/2', '', '24')
+    ('Half is 48/2; next I compute 48/2.', '48/2', 'That gives 24 cups.', '24')
     """
     if solution.count("####") != 1:
         raise DataError(f"expected exactly one '####' answer marker, found {solution.count('####')}",
                         field="answer")
     body, answer = solution.split("####")
     steps: list[_Step] = []
-    pending: list[str] = []
+    recap, pending = "", []
     for line in body.split("\n"):
         matches = list(ANNOTATION.finditer(line))
         if not matches:
             if line.strip():
                 pending.append(_clean(line))
             continue
-        start = 0
-        for k, m in enumerate(matches):
+        start, lead = 0, ""
+        for m in matches:
             try:
                 expression, stated = parse_annotation(m.group(1))
             except CalculatorError as e:
                 raise DataError(f"bad calculator annotation <<{m.group(1)}>>: {e}", field="answer") from None
-            if k == len(matches) - 1:
-                end = len(line)
-            else:
-                end = m.end() + (len(stated) if line.startswith(stated, m.end()) else 0)
-            pending.append(_clean(line[start:end]))
-            steps.append(_Step(" ".join(p for p in pending if p), expression, stated))
-            pending, start = [], end
-    return steps, " ".join(pending), answer.strip()
+            raw = _clean(line[start:m.start()])
+            currency = "$" if raw.rstrip(" =").endswith("$") else ""
+            prefix = _mask_result(_TRAILING.sub("", raw), stated, expression)
+            prefix = lead + prefix if prefix and lead else prefix
+            steps.append(_Step(_thought(" ".join(p for p in (recap, *pending, prefix) if p), expression),
+                               expression, stated))
+            recap, pending, start, lead = "", [], m.end(), f"That gives {currency}"
+        rest = _clean(line[start:])
+        recap = lead + rest if rest else ""
+    return steps, " ".join(p for p in (recap, *pending) if p), answer.strip()
+
+
+def result_in_thought(thought: str, result: str) -> bool:
+    """Whether a thought writes the number ``result`` (as a whole number token, ``1,000`` = ``1000``).
+
+    >>> result_in_thought("She makes 9 * 2 = $18.", "18"), result_in_thought("She makes 9 * 2.", "18")
+    (True, False)
+    """
+    plain = re.sub(r"(?<=\d),(?=\d{3})", "", thought)
+    value = result.strip()
+    if not value:
+        return False
+    return re.search(rf"(?<![\d.]){re.escape(value)}(?!\d|\.\d)", plain) is not None
+
+
+def thought_result_share(dialogues: list[Dialogue]) -> dict[str, Any]:
+    """How many calculator steps have a planner thought that already states the calculator's result.
+
+    Returns ``{"steps", "stated_in_thought", "share", "coincidental", "share_new"}``: ``coincidental``
+    counts thoughts whose result number was already known — one of the expression's own numbers (``20-10``
+    gives 10), in the question, or an earlier observation — and ``share_new`` the others (a real leak).
+    Issue 15 defect 8 measured 97.8 % before the rewrite. Example: ``thought_result_share(load_gsm8k("train.jsonl")[0])["share"]``.
+    """
+    steps = stated = coincidental = 0
+    for d in dialogues:
+        turns, seen = d.conversations, []
+        for k, turn in enumerate(turns):
+            if turn.role != "caller" or k == 0 or k + 1 >= len(turns) or turns[k + 1].role != "observation":
+                continue
+            try:
+                response = str(json.loads(turns[k + 1].value).get("response", ""))
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            steps += 1
+            if result_in_thought(turns[k - 1].value.removesuffix(" Next: caller."), response):
+                stated += 1
+                expression = str(json.loads(caller_arguments(turn.value)).get("expression", ""))
+                known = [expression, turns[0].value, *seen]
+                coincidental += any(result_in_thought(text, response) for text in known)
+            seen.append(response)
+    return {"steps": steps, "stated_in_thought": stated, "share": stated / steps if steps else 0.0,
+            "coincidental": coincidental, "share_new": (stated - coincidental) / steps if steps else 0.0}
+
+
+def caller_arguments(value: str) -> str:
+    """The JSON text after ``Action Input:`` in a caller turn (``"{}"`` when absent)."""
+    return value.split("Action Input:", 1)[1].strip() if "Action Input:" in value else "{}"
 
 
 def _call_value(expression: str) -> str:

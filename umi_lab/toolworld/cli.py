@@ -1,7 +1,9 @@
 """``python -m umi_lab toolworld {generate, tools, check}``.
 
 - ``generate --seed S --out DIR [--n-train N --n-test-id N --n-test-ood N]``: write the three splits
-  (the same bytes for the same arguments) and print their counts;
+  (the same bytes for the same arguments) and their ``manifest.json``, and print their counts;
+- ``manifest --seed S DIR [--n-train ...]``: write the manifest of an existing folder, after checking that
+  generating with those arguments reproduces its files byte for byte;
 - ``tools [--category C]``: list the APIs with tool, category and parameters;
 - ``check --data FILE [--trajectories FILE] [--out FILE]``: judge dialogues with the success checker.
   Without ``--trajectories`` it replays each gold dialogue through its environment (every observation
@@ -18,7 +20,7 @@ from umi_lab.errors import DataError
 from umi_lab.io import write_json
 from umi_lab.protocol.dialogue import Dialogue, load_dialogues, load_trajectories
 from umi_lab.toolworld.apis import APIS, CATEGORIES
-from umi_lab.toolworld.dataset import GenerateConfig, generate, summarize, write_splits
+from umi_lab.toolworld.dataset import SPLIT_FILES, GenerateConfig, dumps, generate, generate_folder, summarize
 from umi_lab.toolworld.env import ToolWorld
 from umi_lab.toolworld.success import check_success, parse_caller
 
@@ -40,10 +42,26 @@ def replay_mismatches(world: ToolWorld, dialogue: Dialogue) -> list[int]:
 
 def _generate(args: argparse.Namespace) -> int:
     cfg = GenerateConfig(args.seed, args.n_train, args.n_test_id, args.n_test_ood)
-    splits = generate(cfg)
-    for path in write_splits(splits, args.out):
+    splits, paths = generate_folder(cfg, args.out)
+    for path in paths:
         print(f"wrote {path}")
     print(json.dumps(summarize(splits), indent=1))
+    return 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from umi_lab.toolworld.manifest import write_manifest
+
+    cfg = GenerateConfig(args.seed, args.n_train, args.n_test_id, args.n_test_ood)
+    splits = generate(cfg)
+    for name, rows in splits.items():
+        path = Path(args.folder) / SPLIT_FILES[name]
+        if not path.is_file() or path.read_bytes() != dumps(rows).encode("utf-8"):
+            raise DataError(f"not what `toolworld generate` writes with seed {args.seed} and these counts; "
+                            "regenerate the folder instead", file=str(path))
+    print(f"wrote {write_manifest(args.folder, cfg, {k: len(v) for k, v in splits.items()})}")
     return 0
 
 
@@ -107,6 +125,13 @@ def add_cli(subparsers) -> None:
     g.add_argument("--n-test-id", type=int, default=GenerateConfig.n_test_id)
     g.add_argument("--n-test-ood", type=int, default=GenerateConfig.n_test_ood)
     g.set_defaults(func=_generate)
+    m = sub.add_parser("manifest", help="write the manifest.json of an existing folder (verified by regenerating)")
+    m.add_argument("folder")
+    m.add_argument("--seed", type=int, default=0)
+    for flag, default in (("--n-train", GenerateConfig.n_train), ("--n-test-id", GenerateConfig.n_test_id),
+                          ("--n-test-ood", GenerateConfig.n_test_ood)):
+        m.add_argument(flag, type=int, default=default)
+    m.set_defaults(func=_manifest)
     t = sub.add_parser("tools", help="list the APIs")
     t.add_argument("--category", default=None)
     t.set_defaults(func=_tools)

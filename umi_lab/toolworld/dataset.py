@@ -5,6 +5,7 @@ is shared with train); ``test_out_of_domain`` (tasks that need held-out tools an
 category, none of which appear in any train dialogue). Every dialogue draws its randomness from
 ``random.Random("toolworld:<seed>:<split>:<index>:<attempt>")`` (string seeds are hashed with SHA-512,
 not with Python's randomised ``hash``), so the files are identical across runs and machines.
+``generate_folder`` also writes the folder's ``manifest.json`` (``umi_lab.toolworld.manifest``).
 """
 
 from __future__ import annotations
@@ -172,6 +173,18 @@ def write_splits(splits: dict[str, list[dict]], out_dir: str | Path) -> list[Pat
     """Write each split to ``out_dir/<split>.json`` atomically; return the paths."""
     out_dir = Path(out_dir)
     return [atomic_write_text(out_dir / SPLIT_FILES[name], dumps(rows)) for name, rows in splits.items()]
+
+
+def generate_folder(config: GenerateConfig, out_dir: str | Path) -> tuple[dict[str, list[dict]], list[Path]]:
+    """Generate the splits into ``out_dir`` with their ``manifest.json`` (world seed, generator version,
+    file fingerprints); returns the splits and the paths written.
+    Example: ``generate_folder(GenerateConfig(seed=0), "data/toolworld")``."""
+    from umi_lab.toolworld.manifest import write_manifest
+
+    splits = generate(config)
+    paths = write_splits(splits, out_dir)
+    paths.append(write_manifest(out_dir, config, {k: len(v) for k, v in splits.items()}))
+    return splits, paths
 
 
 def summarize(splits: dict[str, list[dict]]) -> dict[str, dict]:

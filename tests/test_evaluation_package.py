@@ -1,0 +1,288 @@
+"""The evaluation package: a toy benchmark is one registry entry; the decoding profiles; ToolWorld data and world
+seed taken from the run's manifest; import-run of full-weight checkpoints evaluated, tabulated and replayed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from umi_lab.cli import main
+from umi_lab.errors import DataError
+from umi_lab.evaluation import (
+    BENCHMARKS,
+    Benchmark,
+    EvalSettings,
+    evaluate_run,
+    register_benchmark,
+    unregister_benchmark,
+)
+from umi_lab.io import read_json, write_json
+from umi_lab.protocol.dialogue import Dialogue, Tool
+from umi_lab.protocol.prompts import PromptStyle, role_input
+from umi_lab.serving import Generation
+
+
+class Scripted:
+    """A model stand-in: ``fn(role, prompt, settings)`` answers each prompt; every call is logged."""
+
+    def __init__(self, fn, method="alpha_umi", roles=("planner", "caller", "summarizer")):
+        self.fn, self.method, self.family, self.style = fn, method, "toolbench", PromptStyle()
+        self.role_map = {r: r for r in roles}
+        self.calls: list[tuple[str, str, object]] = []
+
+    def prompt(self, role, tools, history, *, thought=""):
+        return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family))
+
+    def generate(self, prompts, roles, config=None):
+        self.calls += [(r, p, config) for p, r in zip(prompts, roles)]
+        return [Generation(self.fn(r, p, config), 3, 2, 0.0) for p, r in zip(prompts, roles)]
+
+
+def _run_dir(path, **cfg):
+    write_json(path / "config.json", {"method": "alpha_umi", "model_name_or_path": "none", "family": "toolbench",
+                                      **cfg})
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ registry
+TOY_DOC = {"Name": "echo_for_toy", "function": "echo the text", "input": {"text": "string, required, text"}}
+
+
+class EchoEnv:
+    """A two-line environment: ``echo_for_toy`` answers with its argument."""
+
+    def tool_docs(self):
+        return [Tool.from_dict(TOY_DOC)]
+
+    def call(self, name, args):
+        from umi_lab.tools.registry import Observation
+
+        if name != "echo_for_toy":
+            return Observation.make("unknown_tool", error=f"no tool {name}")
+        return Observation.make("ok", response=json.loads(args).get("text", ""))
+
+
+def _toy_tasks(ctx, limit):
+    words = ["apple", "pear", "plum"][:limit]
+    return [Dialogue.from_dict({"tools": [TOY_DOC], "instruction": f"echo {w}",
+                                "conversations": [{"from": "user", "value": f"echo {w}"}], "id": f"toy-{w}",
+                                "answer": w}) for w in words]
+
+
+def _toy_score(trajs, tasks, ctx):
+    hits = sum(t.outcome == "conclusion" and t.dialogue.conversations[-1].value == task.extra["answer"]
+               for t, task in zip(trajs, tasks))
+    return {"echo_accuracy": hits / len(trajs)}
+
+
+@pytest.fixture
+def toy():
+    b = register_benchmark(Benchmark("toy-echo", "echo a word", tasks=_toy_tasks,
+                                     environment=lambda ctx: lambda task: EchoEnv(), score=_toy_score))
+    yield b
+    unregister_benchmark("toy-echo")
+
+
+def _echo_agent(role, prompt, config):
+    word = prompt.split("user: echo ")[-1].split("</s>")[0]
+    if role == "planner":
+        return "Done. Next: conclusion." if "observation: " in prompt else "Echo it. Next: caller."
+    if role == "caller":
+        return f'Action: echo_for_toy\nAction Input: {{"text": "{word}"}}'
+    return word
+
+
+def test_a_toy_benchmark_is_one_registry_entry(tmp_path, toy, capsys):
+    assert BENCHMARKS["toy-echo"] == ("realtime",) and "toy-echo" in list(BENCHMARKS)
+    run = _run_dir(tmp_path)
+    m = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent))
+    assert (m["echo_accuracy"], m["n"], m["mode"], m["decoding"]) == (1.0, 3, "realtime", "greedy")
+    lines = (run / "eval" / "toy-echo-realtime" / "trajectories.jsonl").read_text().splitlines()
+    assert [json.loads(x)["task_id"] for x in lines] == ["toy-apple", "toy-pear", "toy-plum"]
+    with pytest.raises(DataError, match="has no static protocol"):
+        evaluate_run(run, "toy-echo", "static", models=Scripted(_echo_agent))
+    with pytest.raises(ValueError, match="already registered"):
+        register_benchmark(toy)
+    with pytest.raises(ValueError, match="neither"):
+        register_benchmark(Benchmark("empty", "nothing"))
+
+
+# ------------------------------------------------------------------------------------------------ decoding
+def test_official_profile_values_and_greedy_default():
+    g = EvalSettings.for_profile("greedy", "realtime")
+    assert (g.decoding, g.generation.temperature, g.planner_attempts, g.max_observation_chars) == ("greedy", 0.0, 1, None)
+    r = EvalSettings.for_profile("official", "realtime")
+    assert (r.generation.temperature, r.generation.max_new_tokens, r.generation.max_prompt_tokens) == (0.5, 512, 3576)
+    assert (r.planner_attempts, r.max_observation_chars, r.second_stage_speaker) == (5, 1024, "assistant")
+    s = EvalSettings.for_profile("official", "static")
+    assert (s.generation.temperature, s.generation.max_new_tokens, s.generation.max_prompt_tokens) == (0.0, 512, 3750)
+    assert s.second_stage_speaker == "planner"
+    assert EvalSettings.for_profile("official", "static", smoke=True).generation.max_new_tokens == 16
+    with pytest.raises(ValueError, match="unknown decoding profile"):
+        EvalSettings(decoding="beam")
+
+
+def test_official_static_writes_planner_into_second_stage_history(tmp_path):
+    def fn(role, prompt, config):
+        return "Look it up. Next: caller." if role == "planner" else 'Action: f\nAction Input: {}'
+
+    for decoding, speaker in (("greedy", "assistant"), ("official", "planner")):
+        model = Scripted(fn)
+        run = _run_dir(tmp_path / decoding)
+        m = evaluate_run(run, "toolworld-id", "static", limit=3, models=model, decoding=decoding)
+        callers = [p for r, p, _ in model.calls if r == "caller"]
+        assert len(callers) == 3 and all(f"{speaker}: Look it up. Next: caller.</s>" in p for p in callers)
+        cfg = read_json(run / "eval" / "toolworld-id-static" / "config.json")
+        assert m["decoding"] == cfg["decoding"] == cfg["settings"]["decoding"] == decoding
+        assert {(c.max_new_tokens, c.max_prompt_tokens) for _, _, c in model.calls} == {
+            (512, None) if decoding == "greedy" else (512, 3750)}
+        assert cfg["settings"]["compat"] == ("official" if decoding == "official" else "default")
+
+
+def test_official_realtime_retries_empty_planner_and_cuts_observations(tmp_path, toy):
+    long_word = "x" * 1500
+    asked: dict[str, int] = {}
+
+    def fn(role, prompt, config):
+        if role == "planner" and "observation: " not in prompt:
+            asked[prompt] = asked.get(prompt, 0) + 1
+            if asked[prompt] <= 2:
+                return [" ", ": ."][asked[prompt] - 1]  # empty twice, then a real decision
+        if role == "caller":
+            return f'Action: echo_for_toy\nAction Input: {{"text": "{long_word}"}}'
+        return _echo_agent(role, prompt, config)
+
+    model = Scripted(fn)
+    m = evaluate_run(_run_dir(tmp_path), "toy-echo", limit=1, models=model, decoding="official")
+    traj = json.loads((tmp_path / "eval" / "toy-echo-realtime" / "trajectories.jsonl").read_text())
+    steps = traj["steps"]
+    assert [s["error"] for s in steps[:2]] == ["empty: retried"] * 2 and steps[2]["decision"] == "caller"
+    assert traj["meta"]["decisions"] == 2  # the retries are not decisions
+    obs = next(t["value"] for t in traj["dialogue"]["conversations"] if t["from"] == "observation")
+    assert len(obs) == 1024 + 3 and obs.endswith("...") and steps[3]["observation_truncated"] > 1024
+    assert {(c.temperature, c.max_new_tokens) for _, _, c in model.calls} == {(0.5, 512)}
+    planner_seeds = [c.seed for r, p, c in model.calls if r == "planner" and "observation: " not in p]
+    assert len(set(planner_seeds)) == 3  # each retry samples with a fresh seed
+    assert m["decoding"] == "official"
+
+    # greedy: an empty planner output is a decision (caller, parse error), observations are kept whole
+    asked.clear()
+    evaluate_run(_run_dir(tmp_path / "g"), "toy-echo", limit=1, models=Scripted(fn))
+    traj = json.loads((tmp_path / "g" / "eval" / "toy-echo-realtime" / "trajectories.jsonl").read_text())
+    assert "empty: retried" not in [s["error"] for s in traj["steps"]]
+    assert any(len(t["value"]) > 1500 for t in traj["dialogue"]["conversations"] if t["from"] == "observation")
+
+
+# ------------------------------------------------------------------------------------------------ data
+def test_evaluation_uses_the_runs_toolworld_folder_and_world_seed(tmp_path):
+    from umi_lab.toolworld.dataset import GenerateConfig, generate_folder
+
+    world = tmp_path / "tw7"
+    generate_folder(GenerateConfig(seed=7, n_train=6, n_test_id=3, n_test_ood=2), world)
+    roles = tmp_path / "roles"
+    assert main(["split", "--input", str(world / "train.json"), "--out", str(roles)]) == 0
+    run = _run_dir(tmp_path / "run", data=str(roles))  # trained on role data split from the seed-7 world
+
+    def fn(role, prompt, config):
+        return "Stop. Next: give up."
+    m = evaluate_run(run, "toolworld-id", "realtime", models=Scripted(fn))
+    assert m["n"] == 3
+    cfg = read_json(run / "eval" / "toolworld-id-realtime" / "config.json")
+    tw = cfg["data"]["toolworld"]
+    assert (tw["world_seed"], tw["source"], tw["path"]) == (7, "run", str(world))
+    assert tw["files"]["test_in_domain.json"]["dialogues"] == 3
+
+    # an edited file no longer matches its manifest
+    (world / "test_in_domain.json").write_text("[]\n")
+    with pytest.raises(DataError, match="fingerprint") as e:
+        evaluate_run(run, "toolworld-id", "static", models=Scripted(fn))
+    assert e.value.file == str(world / "test_in_domain.json")
+
+
+def test_explicit_world_seed_must_agree_with_the_manifest(tmp_path):
+    with pytest.raises(DataError, match="generated with seed 0"):
+        evaluate_run(_run_dir(tmp_path), "toolworld-id", "realtime", limit=1, models=Scripted(lambda *a: ""),
+                     settings=EvalSettings(world_seed=3))
+
+
+def test_manifest_cli_writes_only_for_reproduced_data(tmp_path, capsys):
+    folder = tmp_path / "w"
+    assert main(["toolworld", "generate", "--seed", "2", "--out", str(folder), "--n-train", "4", "--n-test-id", "2",
+                 "--n-test-ood", "2"]) == 0
+    written = (folder / "manifest.json").read_bytes()
+    (folder / "manifest.json").unlink()
+    args = ["toolworld", "manifest", str(folder), "--n-train", "4", "--n-test-id", "2", "--n-test-ood", "2"]
+    assert main(args + ["--seed", "3"]) == 2 and "not what `toolworld generate` writes" in capsys.readouterr().err
+    assert main(args + ["--seed", "2"]) == 0 and (folder / "manifest.json").read_bytes() == written
+
+
+def test_committed_manifest_matches_a_fresh_generation(tmp_path):
+    from umi_lab.toolworld.manifest import read_manifest
+
+    data = read_manifest("data/toolworld")  # verifies every fingerprint of the committed files
+    assert (data.world_seed, data.generator_version) == (0, 1)
+    main(["toolworld", "generate", "--seed", "0", "--out", str(tmp_path)])
+    assert (tmp_path / "manifest.json").read_bytes() == open("data/toolworld/manifest.json", "rb").read()
+
+
+# ------------------------------------------------------------------------------------------------ import-run
+def _stand_in(folder, seed):
+    """A full-weight Llama-style checkpoint: the tiny test backbone with its weights nudged per role."""
+    import torch
+
+    from umi_lab.backbone import load_backbone, resolve_model
+
+    model, tok = load_backbone(resolve_model("tiny-test"), device="cpu", dtype="float32")
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 1e-3)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_import_run_end_to_end(tmp_path, capsys):
+    from umi_lab.ablation import metric_rows
+    from umi_lab.replay import export_replay_html
+    from umi_lab.tables import to_markdown
+
+    ck = {r: str(_stand_in(tmp_path / "ckpt" / r, k)) for k, r in enumerate(("planner", "caller", "summarizer"))}
+    run = tmp_path / "alpha-7b"
+    assert main(["import-run", "--planner", ck["planner"], "--caller", ck["caller"], "--summarizer",
+                 ck["summarizer"], "--out", str(run)]) == 0
+    cfg = read_json(run / "config.json")
+    assert cfg["method"] == "alpha_umi" and cfg["lora"]["enabled"] is False
+    assert (run / "models" / "caller").resolve() == (tmp_path / "ckpt" / "caller").resolve()
+    assert main(["import-run", "--planner", ck["planner"], "--out", str(tmp_path / "x")]) == 2
+    assert "missing --caller --summarizer" in capsys.readouterr().err
+
+    for mode in ("static", "realtime"):
+        assert main(["evaluate", "--run", str(run), "--benchmark", "toolworld-id", "--mode", mode, "--smoke",
+                     "--decoding", "official"]) == 0
+        printed = json.loads(capsys.readouterr().out.splitlines()[0])
+        assert printed["n_items"] == 4 and printed["decoding"] == "official" and printed["errors"] == 0
+    metrics = read_json(run / "eval" / "toolworld-id-static" / "metrics.json")
+    rows = metric_rows(metrics, run=run.name, method=cfg["method"], seed=0, benchmark="toolworld-id-static")
+    import pandas as pd
+
+    table = to_markdown(pd.DataFrame(rows))
+    assert "| α-UMi |" in table and f"{100 * metrics['plan_em']:.2f}" in table
+    page = export_replay_html([run / "eval" / "toolworld-id-realtime" / "trajectories.jsonl"], tmp_path / "r.html")
+    assert page.stat().st_size > 1000
+
+    # a Single-LLM checkpoint; a LoRA adapter folder is refused
+    single = tmp_path / "single"
+    assert main(["import-run", "--backbone", ck["planner"], "--out", str(single)]) == 0
+    assert "backbone" in capsys.readouterr().out
+    assert main(["evaluate", "--run", str(single), "--benchmark", "toolworld-ood", "--smoke"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["n_items"] == 4
+    adapter = tmp_path / "adapter"
+    shutil.copytree(ck["caller"], adapter)
+    (adapter / "adapter_config.json").write_text("{}")
+    with pytest.raises(DataError, match="LoRA adapter"):
+        from umi_lab.import_run import import_run
+
+        import_run(tmp_path / "y", backbone=str(adapter))

@@ -1,0 +1,214 @@
+"""The method registry: every training method of the study as one frozen ``Method`` entry.
+
+A method says which role datasets it trains, in which stages and from which initialisation
+(``plan``), which trained adapter (or full model) plays each agent role at inference (``serving``),
+which agent drives it (``agent``: ``multi`` = planner/caller/summarizer, ``backbone`` = one model
+writing thought + action, ``multitask`` = one model prompted as each role in turn), and how tables
+label and order it. Training, serving, evaluation, ablations and tables read these entries; adding a
+method is one ``register(Method(...))``.
+
+>>> get_method("single_llm").adapters
+('backbone',)
+>>> [j.role for j in get_method("alpha_umi").plan]
+['backbone', 'planner', 'caller', 'summarizer']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from umi_lab.errors import DataError
+
+AGENT_ROLES = ("planner", "caller", "summarizer")
+AGENT_KINDS = ("multi", "backbone", "multitask")
+INITS = ("base", "copy", "merge")
+
+
+@dataclass(frozen=True)
+class RoleJob:
+    """One trainer run: train adapter ``role`` (stage 1 or 2) on the dataset ``data`` (default: ``role``).
+
+    ``init`` is ``base`` (a fresh LoRA on the base model), ``copy`` (keep training a copy of the adapter
+    ``source`` trained earlier in this run) or ``merge`` (a fresh LoRA on the base with ``source`` merged in).
+
+    >>> RoleJob(2, "planner", "copy").dataset
+    'planner'
+    """
+
+    stage: int
+    role: str
+    init: str = "base"
+    source: str | None = None
+    data: str | None = None
+
+    def __post_init__(self):
+        if self.init not in INITS:
+            raise DataError(f"unknown init {self.init!r}; expected one of {', '.join(INITS)}", field="init")
+        if self.init != "base" and not self.source:
+            object.__setattr__(self, "source", "backbone")
+
+    @property
+    def dataset(self) -> str:
+        """The role dataset this job trains on (``train_<dataset>.json``)."""
+        return self.data or self.role
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method of the study. Example::
+
+        Method("alpha_umi", label="α-UMi", plan=(RoleJob(1, "backbone"), RoleJob(2, "planner", "copy"), ...),
+               serving={"planner": "planner", "caller": "caller", "summarizer": "summarizer"})
+    """
+
+    name: str
+    label: str
+    plan: tuple[RoleJob, ...]
+    serving: dict[str, str]
+    agent: str = "multi"
+    latex_label: str | None = None
+    order: int = 100
+    description: str = ""
+    variants: dict[str, str] = field(default_factory=dict)  # stage-2 init -> sibling method (alpha_umi <-> merge)
+
+    def __post_init__(self):
+        if self.agent not in AGENT_KINDS:
+            raise DataError(f"unknown agent kind {self.agent!r}; expected one of {', '.join(AGENT_KINDS)}",
+                            field="agent")
+        trained = [j.role for j in self.plan]
+        if not trained or len(set(trained)) != len(trained):
+            raise DataError(f"method {self.name!r}: the plan must train each adapter once", field="plan")
+        for j, job in enumerate(self.plan):
+            if job.source is not None and job.source not in trained[:j]:
+                raise DataError(f"method {self.name!r}: {job.role} starts from {job.source!r}, not trained before it",
+                                field="plan")
+        for role, adapter in self.serving.items():
+            if adapter not in trained:
+                raise DataError(f"method {self.name!r}: role {role} is served by untrained {adapter!r}",
+                                field="serving")
+        missing = [r for r in AGENT_ROLES if r not in self.serving] if self.agent != "backbone" else \
+            ([] if "backbone" in self.serving else ["backbone"])
+        if missing:
+            raise DataError(f"method {self.name!r}: no adapter serves {', '.join(missing)}", field="serving")
+
+    @property
+    def adapters(self) -> tuple[str, ...]:
+        """The adapters (or full models) a finished run holds, in training order."""
+        return tuple(j.role for j in self.plan)
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """The role datasets the method trains on, in order of first use."""
+        return tuple(dict.fromkeys(j.dataset for j in self.plan))
+
+    @property
+    def init(self) -> str:
+        """The stage-2 initialisation (``copy``/``merge``), or ``base`` when nothing starts from stage 1."""
+        inits = [j.init for j in self.plan if j.init != "base"]
+        return inits[0] if inits else "base"
+
+    @property
+    def merged_base(self) -> bool:
+        """Whether a LoRA run of this method writes ``RUN_DIR/base`` (stage 1 merged into the base)."""
+        return any(j.init == "merge" for j in self.plan)
+
+    def role_map(self) -> dict[str, str]:
+        """Agent role → adapter, including ``backbone`` when the method trains one.
+
+        >>> get_method("single_llm_multitask").role_map()["caller"]
+        'multitask'
+        """
+        out = dict(self.serving)
+        if "backbone" in self.adapters:
+            out.setdefault("backbone", "backbone")
+        return out
+
+    def latex(self) -> str:
+        """The label for LaTeX tables."""
+        return self.latex_label or self.label
+
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method, *, replace: bool = False) -> Method:
+    """Add a method (``replace=True`` to redefine one). Example: ``register(Method("toy", ...))``."""
+    if method.name in _REGISTRY and not replace:
+        raise DataError(f"method {method.name!r} is already registered", field="method")
+    _REGISTRY[method.name] = method
+    return method
+
+
+def unregister(name: str) -> None:
+    """Remove a method (tests use this to clean up a toy entry)."""
+    _REGISTRY.pop(name, None)
+
+
+def get_method(name: str) -> Method:
+    """The registered method ``name``; ``DataError`` naming the known ones otherwise."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise DataError(f"unknown method {name!r}; expected one of {', '.join(method_names())}",
+                        field="method") from None
+
+
+def method_names() -> tuple[str, ...]:
+    """Registered method names in table order. Example: ``"alpha_umi" in method_names()``."""
+    return tuple(sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n)))
+
+
+def with_init(name: str, init: str | None) -> str:
+    """The method that is ``name`` with stage-2 initialisation ``init`` (``alpha_umi`` + merge →
+    ``alpha_umi_merge``); ``name`` itself when ``init`` is None, already its own, or does not apply.
+
+    >>> with_init("alpha_umi", "merge")
+    'alpha_umi_merge'
+    """
+    m = get_method(name)
+    if init is None or m.init in ("base", init):
+        return name
+    if init not in m.variants:
+        raise DataError(f"method {name!r} has no {init!r} initialisation", field="init")
+    return m.variants[init]
+
+
+class MethodNames(Sequence):
+    """A live, ordered view of the registered names (``choices=`` of a CLI, ``in`` checks)."""
+
+    def __getitem__(self, i):
+        return method_names()[i]
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(method_names())
+
+    def __contains__(self, name) -> bool:
+        return name in _REGISTRY
+
+    def __repr__(self) -> str:
+        return repr(method_names())
+
+
+METHODS = MethodNames()
+_STAGE2 = ("planner", "caller", "summarizer")
+_ROLES = {r: r for r in _STAGE2}
+
+register(Method("single_llm", "Single-LLM", (RoleJob(1, "backbone"),),
+                {"backbone": "backbone", **dict.fromkeys(_STAGE2, "backbone")}, agent="backbone", order=10,
+                description="one model trained on backbone data writes thought, action and answer"))
+register(Method("single_llm_multitask", "Single-LLM (multi-task)", (RoleJob(1, "multitask"),),
+                dict.fromkeys(_STAGE2, "multitask"), agent="multitask", order=20,
+                description="one adapter trained on planner + caller + summarizer data plays every role"))
+register(Method("multi_llm_one_stage", "Multi-LLM one-stage", tuple(RoleJob(1, r) for r in _STAGE2), _ROLES,
+                order=30, description="three role adapters trained directly from the base"))
+register(Method("alpha_umi", "α-UMi", (RoleJob(1, "backbone"), *(RoleJob(2, r, "copy") for r in _STAGE2)), _ROLES,
+                latex_label=r"$\alpha$-UMi", order=40, variants={"merge": "alpha_umi_merge"},
+                description="GLPFT: stage 1 backbone, stage 2 role adapters continued from it"))
+register(Method("alpha_umi_merge", "α-UMi (init=merge)",
+                (RoleJob(1, "backbone"), *(RoleJob(2, r, "merge") for r in _STAGE2)), _ROLES,
+                latex_label=r"$\alpha$-UMi (init=merge)", order=50, variants={"copy": "alpha_umi"},
+                description="GLPFT with stage 1 merged into the base and fresh stage-2 adapters"))
