@@ -113,7 +113,7 @@ def test_chat_template_model_trains_and_serves_through_its_template(small_gguf, 
                       prompt_style={"chat_template": True, "compact_docs": True})
     run = train(cfg, progress=False)
     stats = json.loads((run / "data_stats.json").read_text())
-    assert stats["backbone"]["samples"] == 6  # (byte-level toy vocabulary: its prompts are cut at 384)
+    assert stats["backbone"]["samples"] == 4  # smoke: 4 of the 6 dialogues (toy vocabulary: prompts cut at 384)
     models = RoleModels.from_run(run, device="cpu")
     assert models.style.chat_template and models.style.compact_docs
     prompt = models.prompt("backbone", [{"Name": "t", "function": "Does t.", "input": {}}], "user: hi</s>")

@@ -13,12 +13,12 @@ TOOLS = [{"Name": "convert_for_money", "function": 'This is the subfunction for 
 
 
 def _role_data(folder, n=6):
-    hist = "user: convert 5 EUR</s>"
     targets = {"backbone": "I convert. Action: convert_for_money\nAction Input: {}", "planner": "I convert. Next: caller.",
                "caller": "Action: convert_for_money\nAction Input: {\"amount\": 5}", "summarizer": "It is 5."}
+    hists = [f"user: convert {i} EUR</s>" for i in range(n)]  # one dialogue per row
     for role, target in targets.items():
-        rows = [{"tools": TOOLS, "history": hist, "input": role_input(role, TOOLS, hist, thought="I convert."),
-                 "target": f"{target} {i}"} for i in range(n)]
+        rows = [{"tools": TOOLS, "history": h, "input": role_input(role, TOOLS, h, thought="I convert."),
+                 "target": f"{target} {i}"} for i, h in enumerate(hists)]
         write_json(folder / f"train_{role}.json", rows)
     return folder
 
@@ -36,6 +36,12 @@ class _FakeTrainer:
                                   "tokenizer": processing_class})
 
     def train(self, resume_from_checkpoint=None):
+        pass
+
+    def add_callback(self, callback):
+        pass
+
+    def remove_callback(self, callback):
         pass
 
     def is_world_process_zero(self):
@@ -67,7 +73,7 @@ def test_every_panel_value_reaches_the_trainer(tmp_path, monkeypatch):
         panel.epochs[role].value = epochs[role]
     panel.lora_r.value = 3
     panel.lora_alpha.value = 11
-    panel.max_samples.value = 4
+    panel.max_dialogues.value = 4
     panel.compact_docs.value = True
     panel.chat_template.value = True
     run = panel.start(background=False)
@@ -90,7 +96,7 @@ def test_every_panel_value_reaches_the_trainer(tmp_path, monkeypatch):
     assert cfg["prompt_style"] == {"system_prefix": True, "compact_docs": True, "chat_template": True}
 
     _FakeTrainer.seen = []                                                         # back to the defaults
-    panel.method.value, panel.init.value, panel.max_samples.value = "single_llm", "copy", 0
+    panel.method.value, panel.init.value, panel.max_dialogues.value = "single_llm", "copy", 0
     panel.model.value, panel.chat_template.value = "tiny-test", False
     panel.out.value = str(tmp_path / "run2")
     panel.start(background=False)

@@ -384,7 +384,7 @@ def _progress_callback(panel: TrainingPanel):
 
 class TrainingPanel(widgets.VBox):
     """Widgets for model, method, init, seed, per-role learning rates and epochs, LoRA rank/alpha, training-set
-    size (samples per role, 0 = all), prompt style (compact tool docs, chat template), smoke mode;
+    size (dialogues drawn, 0 = all), prompt style (compact tool docs, chat template), smoke mode;
     ``build_config()`` turns them into a validated ``GLPFTConfig``; *train* starts ``umi_lab.training.train``
     with a live loss plot and a progress bar.
 
@@ -408,12 +408,12 @@ class TrainingPanel(widgets.VBox):
         self.seed = widgets.IntText(value=cfg.seed, description="seed")
         self.learning_rates = {r: widgets.FloatText(value=getattr(sched, r).learning_rate, description=f"lr {r}",
                                                     style=style) for r in PANEL_ROLES}
-        self.epochs = {r: widgets.FloatText(value=float(getattr(sched, r).epochs), description=f"epochs {r}",
+        self.epochs = {r: widgets.FloatText(value=float(getattr(sched, r).num_train_epochs), description=f"epochs {r}",
                                             style=style) for r in PANEL_ROLES}
         self.lora_r = widgets.IntSlider(value=cfg.lora.r, min=1, max=128, description="LoRA rank")
         self.lora_alpha = widgets.IntText(value=cfg.lora.alpha, description="LoRA alpha")
-        self.max_samples = widgets.IntText(value=cfg.max_samples or 0, description="samples per role (0 = all)",
-                                           style=style)
+        self.max_dialogues = widgets.IntText(value=cfg.max_dialogues or 0, description="dialogues (0 = all)",
+                                             style=style)
         self.compact_docs = widgets.Checkbox(value=cfg.prompt_style.compact_docs, description="compact tool docs")
         self.chat_template = widgets.Checkbox(value=cfg.prompt_style.chat_template, description="chat template")
         self.smoke = widgets.Checkbox(value=cfg.smoke, description="smoke (3 steps per role)")
@@ -431,7 +431,7 @@ class TrainingPanel(widgets.VBox):
         grid = widgets.GridBox([*self.learning_rates.values(), *self.epochs.values()],
                                layout=widgets.Layout(grid_template_columns="repeat(5, 1fr)"))
         super().__init__([widgets.HBox([self.model, self.method, self.init, self.seed]), grid,
-                          widgets.HBox([self.lora_r, self.lora_alpha, self.max_samples]),
+                          widgets.HBox([self.lora_r, self.lora_alpha, self.max_dialogues]),
                           widgets.HBox([self.compact_docs, self.chat_template, self.smoke]),
                           widgets.HBox([self.data, self.out]),
                           widgets.HBox([self.train_button, self.progress, self.status]), self.plot])
@@ -441,13 +441,13 @@ class TrainingPanel(widgets.VBox):
         overrides = {role: dict(changes) for role, changes in self.base_config.schedule_overrides.items()}
         for role in PANEL_ROLES:
             overrides.setdefault(role, {}).update(learning_rate=float(self.learning_rates[role].value),
-                                                  epochs=float(self.epochs[role].value))
+                                                  num_train_epochs=float(self.epochs[role].value))
         lora = dataclasses.replace(self.base_config.lora, r=int(self.lora_r.value), alpha=int(self.lora_alpha.value))
         style = dataclasses.replace(self.base_config.prompt_style, compact_docs=bool(self.compact_docs.value),
                                     chat_template=bool(self.chat_template.value))
         return dataclasses.replace(self.base_config, model=self.model.value.strip(), method=self.method.value,
                                    init=self.init.value, seed=int(self.seed.value), lora=lora,
-                                   schedule_overrides=overrides, max_samples=int(self.max_samples.value) or None,
+                                   schedule_overrides=overrides, max_dialogues=int(self.max_dialogues.value) or None,
                                    prompt_style=style, smoke=bool(self.smoke.value), data=self.data.value,
                                    out=self.out.value)
 
