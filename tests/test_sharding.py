@@ -77,10 +77,10 @@ def test_deepspeed_config_is_zero3_bf16_saving_16bit_weights(monkeypatch):
 def test_fsdp_activation_checkpointing_replaces_the_trainers_own(monkeypatch):
     """transformers refuses FSDP's and the Trainer's activation checkpointing together: under the FSDP config
     the training code leaves the Trainer's off (on GPU it is otherwise on)."""
-    from umi_lab import training
+    from umi_lab.training import stages as training
     from umi_lab.training_config import GLPFTConfig
 
-    monkeypatch.setattr(training, "_on_gpu", lambda: True)
+    monkeypatch.setattr(training, "on_gpu", lambda: True)
     assert training.stage_config(GLPFTConfig(), "planner", 2, "/tmp/w").activation_checkpointing is True
     for key, value in _launch_env("fsdp").items():
         monkeypatch.setenv(key, value)

@@ -188,7 +188,8 @@ def test_alpha_umi_run_dir_layout(alpha_run):
         assert (alpha_run / "adapters" / role / "adapter_model.safetensors").is_file()
     assert not (alpha_run / "work").exists() and not (alpha_run / "base").exists()
     cfg = json.loads((alpha_run / "config.json").read_text())
-    assert cfg["method"] == "alpha_umi" and cfg["prompt_style"] == {"system_prefix": True}
+    assert cfg["method"] == "alpha_umi"
+    assert cfg["prompt_style"] == {"system_prefix": True, "compact_docs": False, "chat_template": False}
     assert cfg["schedule"]["backbone"]["learning_rate"] == 2e-3
     versions = json.loads((alpha_run / "versions.json").read_text())
     assert versions["trl"] == "1.16.0" and versions["world_size"] == 1

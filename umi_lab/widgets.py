@@ -383,7 +383,8 @@ def _progress_callback(panel: TrainingPanel):
 
 
 class TrainingPanel(widgets.VBox):
-    """Widgets for method, init, seed, per-role learning rates and epochs, LoRA rank/alpha, smoke mode;
+    """Widgets for model, method, init, seed, per-role learning rates and epochs, LoRA rank/alpha, training-set
+    size (dialogues drawn, 0 = all), prompt style (compact tool docs, chat template), smoke mode;
     ``build_config()`` turns them into a validated ``GLPFTConfig``; *train* starts ``umi_lab.training.train``
     with a live loss plot and a progress bar.
 
@@ -392,6 +393,7 @@ class TrainingPanel(widgets.VBox):
 
     def __init__(self, base_config=None, *, data: str = "", out: str = "runs/panel", model: str = "tiny",
                  schedule: str = "tiny"):
+        from umi_lab.backbone import MODEL_NAMES
         from umi_lab.training_config import INITS, METHODS, GLPFTConfig
 
         self.base_config = base_config if base_config is not None else GLPFTConfig(data=data, out=out, model=model,
@@ -399,15 +401,21 @@ class TrainingPanel(widgets.VBox):
         cfg = self.base_config
         sched = cfg.resolved_schedule()
         style = {"description_width": "initial"}
+        self.model = widgets.Combobox(value=str(cfg.model), options=list(MODEL_NAMES), description="model",
+                                      placeholder="tiny, smollm2-135m, a folder or hub id", ensure_option=False)
         self.method = widgets.Dropdown(options=list(METHODS), value=cfg.method, description="method")
         self.init = widgets.Dropdown(options=list(INITS), value=cfg.init, description="stage-2 init")
         self.seed = widgets.IntText(value=cfg.seed, description="seed")
         self.learning_rates = {r: widgets.FloatText(value=getattr(sched, r).learning_rate, description=f"lr {r}",
                                                     style=style) for r in PANEL_ROLES}
-        self.epochs = {r: widgets.FloatText(value=float(getattr(sched, r).epochs), description=f"epochs {r}",
+        self.epochs = {r: widgets.FloatText(value=float(getattr(sched, r).num_train_epochs), description=f"epochs {r}",
                                             style=style) for r in PANEL_ROLES}
         self.lora_r = widgets.IntSlider(value=cfg.lora.r, min=1, max=128, description="LoRA rank")
         self.lora_alpha = widgets.IntText(value=cfg.lora.alpha, description="LoRA alpha")
+        self.max_dialogues = widgets.IntText(value=cfg.max_dialogues or 0, description="dialogues (0 = all)",
+                                             style=style)
+        self.compact_docs = widgets.Checkbox(value=cfg.prompt_style.compact_docs, description="compact tool docs")
+        self.chat_template = widgets.Checkbox(value=cfg.prompt_style.chat_template, description="chat template")
         self.smoke = widgets.Checkbox(value=cfg.smoke, description="smoke (3 steps per role)")
         self.data = widgets.Text(value=str(cfg.data), description="data")
         self.out = widgets.Text(value=str(cfg.out), description="run dir")
@@ -422,8 +430,10 @@ class TrainingPanel(widgets.VBox):
         self._thread: threading.Thread | None = None
         grid = widgets.GridBox([*self.learning_rates.values(), *self.epochs.values()],
                                layout=widgets.Layout(grid_template_columns="repeat(5, 1fr)"))
-        super().__init__([widgets.HBox([self.method, self.init, self.seed]), grid,
-                          widgets.HBox([self.lora_r, self.lora_alpha, self.smoke]), widgets.HBox([self.data, self.out]),
+        super().__init__([widgets.HBox([self.model, self.method, self.init, self.seed]), grid,
+                          widgets.HBox([self.lora_r, self.lora_alpha, self.max_dialogues]),
+                          widgets.HBox([self.compact_docs, self.chat_template, self.smoke]),
+                          widgets.HBox([self.data, self.out]),
                           widgets.HBox([self.train_button, self.progress, self.status]), self.plot])
 
     def build_config(self):
@@ -431,11 +441,15 @@ class TrainingPanel(widgets.VBox):
         overrides = {role: dict(changes) for role, changes in self.base_config.schedule_overrides.items()}
         for role in PANEL_ROLES:
             overrides.setdefault(role, {}).update(learning_rate=float(self.learning_rates[role].value),
-                                                  epochs=float(self.epochs[role].value))
+                                                  num_train_epochs=float(self.epochs[role].value))
         lora = dataclasses.replace(self.base_config.lora, r=int(self.lora_r.value), alpha=int(self.lora_alpha.value))
-        return dataclasses.replace(self.base_config, method=self.method.value, init=self.init.value,
-                                   seed=int(self.seed.value), lora=lora, schedule_overrides=overrides,
-                                   smoke=bool(self.smoke.value), data=self.data.value, out=self.out.value)
+        style = dataclasses.replace(self.base_config.prompt_style, compact_docs=bool(self.compact_docs.value),
+                                    chat_template=bool(self.chat_template.value))
+        return dataclasses.replace(self.base_config, model=self.model.value.strip(), method=self.method.value,
+                                   init=self.init.value, seed=int(self.seed.value), lora=lora,
+                                   schedule_overrides=overrides, max_dialogues=int(self.max_dialogues.value) or None,
+                                   prompt_style=style, smoke=bool(self.smoke.value), data=self.data.value,
+                                   out=self.out.value)
 
     def _on_log(self, row: dict[str, Any]) -> None:
         self.losses.append(row)

@@ -50,23 +50,25 @@ def predict_static(models, samples: list[dict[str, Any]], settings: GenerationSe
     official inference's rules, ``protocol.predictions``).
     Example: ``predict_static(RoleModels.from_run(run), samples[:8], GenerationSettings())``.
     """
-    style = models.style
+    def prompt(s: dict, text: str) -> str:  # the run's PromptStyle, as at training time
+        return models.style.model_prompt(text, tools=s.get("tools"), tokenizer=getattr(models, "tokenizer", None))
+
     out = [dict(s) for s in samples]
     if is_backbone(models):
-        prompts = [style.model_prompt(_role_input("backbone", s)) for s in out]
+        prompts = [prompt(s, _role_input("backbone", s)) for s in out]
         gens = models.generate(prompts, ["backbone"] * len(out), settings)
         for s, g in zip(out, gens):
             s.update(backbone_output=g.text, predictions=backbone_prediction(g.text, compat), tokens=_tokens(g))
         return out
-    gens = models.generate([style.model_prompt(s["model_input"]) for s in out], ["planner"] * len(out), settings)
+    gens = models.generate([prompt(s, s["model_input"]) for s in out], ["planner"] * len(out), settings)
     second: list[tuple[int, str, str]] = []
     for k, (s, g) in enumerate(zip(out, gens)):
         decision, cut = planner_decision(clean_candidate(g.text), compat)
         s.update(planner_output=g.text, tokens=_tokens(g))
         if decision == "caller":
-            second.append((k, "caller", style.model_prompt(caller_input(s, cut, speaker=speaker))))
+            second.append((k, "caller", prompt(s, caller_input(s, cut, speaker=speaker))))
         elif decision == "conclusion":
-            second.append((k, "summarizer", style.model_prompt(summarizer_input(s, cut, speaker=speaker))))
+            second.append((k, "summarizer", prompt(s, summarizer_input(s, cut, speaker=speaker))))
     gens2 = models.generate([p for _, _, p in second], [r for _, r, _ in second], settings) if second else []
     for (k, role, _), g in zip(second, gens2):
         out[k][f"{role}_output"] = g.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import string
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -256,21 +257,63 @@ def _make_renderer(template: str, suffix: str, fixed: dict[str, str], fill_thoug
     return render
 
 
+_SUBFUNCTION = re.compile(r'^This is the subfunction for tool "[^"]*", you can use this tool\.\s*'
+                          r'(?:The description of this function is: "(.*)")?\s*$', re.S)
+
+
+def render_docs_compact(tools: Iterable[Tool | dict]) -> str:
+    """Tool documentation in fewer tokens: ``name: description. Input: {args}`` per line.
+
+    ToolBench's boilerplate (``This is the subfunction for tool ...``) is dropped, the description kept,
+    the arguments written as compact JSON. Used by ``PromptStyle(compact_docs=True)``.
+
+    >>> render_docs_compact([{"Name": "a", "function": "Adds.", "input": {"x": "int, required"}}])
+    'a: Adds. Input: {"x":"int, required"}\\n'
+    """
+    lines = []
+    for t in tools:
+        d = t.to_dict() if isinstance(t, Tool) else t
+        desc = str(d.get("function", ""))
+        m = _SUBFUNCTION.match(desc)
+        if m:
+            desc = m.group(1) or ""
+        args = json.dumps(d.get("input", {}), ensure_ascii=False, separators=(",", ":"))
+        lines.append(f"{d.get('Name', '')}: {desc.strip()} Input: {args}\n")
+    return "".join(lines)
+
+
 @dataclass(frozen=True)
 class PromptStyle:
     """How a role sample's ``input`` becomes the model's text; the same object serves training and inference.
 
     ``system_prefix``: prepend ``"system: "`` (the official training format). Default on, on both sides.
+    ``compact_docs``: the tool documentation inside the input is re-rendered by ``render_docs_compact``
+    (needs the sample's ``tools``). ``chat_template``: the text becomes one user message rendered by the
+    tokenizer's own chat template with the generation prompt (for instruct models such as
+    ``smollm2-135m``); ``system_prefix`` is then not added.
     """
 
     system_prefix: bool = True
+    compact_docs: bool = False
+    chat_template: bool = False
 
-    def model_prompt(self, input_text: str) -> str:
+    def model_prompt(self, input_text: str, *, tools: Iterable[Tool | dict] | None = None, tokenizer=None) -> str:
         """The exact prompt string fed to the tokenizer.
 
         >>> PromptStyle().model_prompt("x assistant: ")
         'system: x assistant: '
         """
+        if self.compact_docs:
+            if tools is None:
+                raise ValueError("PromptStyle(compact_docs=True) needs the sample's tools")
+            tools = list(tools)
+            if tools:
+                input_text = input_text.replace(render_docs(tools), render_docs_compact(tools), 1)
+        if self.chat_template:
+            if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+                raise ValueError("PromptStyle(chat_template=True) needs a tokenizer that has a chat template")
+            return tokenizer.apply_chat_template([{"role": "user", "content": input_text}], tokenize=False,
+                                                 add_generation_prompt=True)
         return ("system: " if self.system_prefix else "") + input_text
 
 

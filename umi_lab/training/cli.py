@@ -16,7 +16,7 @@ ROLES = ("backbone", "planner", "caller", "summarizer", "multitask")
 _SKIP = {"schedule_overrides", "sft_overrides", "lora", "prompt_style", "resume"}
 HELP = {
     "method": "a registered method (umi_lab.methods): " + ", ".join(METHODS),
-    "model": "hub id, local folder, 'tiny' or 'tiny-test'",
+    "model": "hub id, local folder, 'tiny', 'tiny-test' or 'smollm2-135m'",
     "data": "folder with train.json (conversations) or train_<role>.json (role datasets)",
     "out": "run directory (another configuration already there goes to <out>-<hash8>)",
     "init": "stage-2 initialisation of alpha_umi: copy or merge (= method alpha_umi_merge)",

@@ -1,6 +1,6 @@
 """Role samples → tokens, and the dialogue-level subsample every method of a study shares.
 
-Every sample ``{tools, history, input, target}`` becomes ``prompt = style.model_prompt(input)`` and
+Every sample ``{tools, history, input, target}`` becomes ``prompt = style.model_prompt(input, tools=...)`` and
 ``completion = target + EOS``; the prompt is encoded the way the tokenizer encodes a text on its own
 (``add_special_tokens=True``: a Llama-style tokenizer prepends ``<s>``, the tiny one adds nothing), the
 target without special tokens, exactly as serving encodes prompts. We hand TRL ``input_ids``/``labels``
@@ -82,8 +82,8 @@ def encode_sample(sample: dict, tokenizer, *, style: PromptStyle, max_length: in
     if len(target) > budget:
         target = target[:budget - 1] + [eos]
         flags["target_truncated"] = True
-    prompt, flags["prompt_truncated"] = encode_prompt(tokenizer, style.model_prompt(sample["input"]),
-                                                      max_length - len(target))
+    text = style.model_prompt(sample["input"], tools=sample.get("tools"), tokenizer=tokenizer)
+    prompt, flags["prompt_truncated"] = encode_prompt(tokenizer, text, max_length - len(target))
     return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target}, flags
 
 
