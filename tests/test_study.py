@@ -213,3 +213,35 @@ def test_zero_shot_row_serves_the_untrained_model(world, tmp_path):
     assert set(res.tidy["method"]) == {"zero_shot"}
     again = run_ablation(cfg, train_fn=None, evaluate_fn=evaluate, say=lambda s: None)
     assert again.counts["reused_runs"] == 1 and again.counts["reused_evals"] == 1
+
+
+def test_plan_estimates_only_the_work_left(world, tmp_path, monkeypatch):
+    """Issues 11.3 / 14.5: the plan (methods × seeds × benchmarks, tasks) and an estimate from the measured
+    speed are printed before the grid runs; a second study with everything reused estimates nothing to do."""
+    from umi_lab import study_plan
+
+    probes = []
+
+    def probe(model):
+        probes.append(model)
+        return study_plan.Speed(model, train_tokens_per_s=1000.0, gen_tokens_per_s=100.0, probe_s=0.1)
+
+    monkeypatch.setattr(study_plan, "measure_speed", probe)
+    monkeypatch.setattr(study_plan, "mean_sample_tokens", lambda roles, model: 300.0)
+    cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
+    cfg.toolworld, cfg.benchmarks = str(world), ("toolworld-id:static", "toolworld-id:realtime")
+    lines = []
+    run_study(cfg, say=lines.append, train_fn=_fake_train, evaluate_fn=_fake_evaluate(world), resolve_fn=lambda m: m)
+    plan = json.loads((tmp_path / "study/plan.json").read_text())
+    assert plan["cells"] == 2 and plan["to_train"] == 2 and plan["to_evaluate"] == 4 and plan["tasks_per_benchmark"] == 4
+    # 2 static × 4 calls + 2 real-time × 4 tasks × 5 calls, 40 tokens each at 100 tokens/s, + 3 s per evaluation
+    assert plan["model_calls"] == 48 and plan["estimate_s"]["evaluate"] == round(48 * 40 / 100 + 4 * 3)
+    assert plan["speed"]["source"] == "probe" and probes == ["tiny-test"]
+    text = "\n".join(lines)
+    assert text.index("2 methods × 1 seeds = 2 runs") < text.index("[1/2] ")   # the plan comes first
+    assert "estimated duration: ~" in text
+    assert json.loads((tmp_path / "study/timings.json").read_text())["estimated_s"] == plan["estimate_s"]["total"]
+    lines.clear()
+    run_study(cfg, say=lines.append, train_fn=_fake_train, evaluate_fn=_fake_evaluate(world), resolve_fn=lambda m: m)
+    assert probes == ["tiny-test"]                                                  # nothing left: no probe
+    assert any("everything is reused" in line for line in lines)

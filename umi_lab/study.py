@@ -280,10 +280,10 @@ def study_plan(cfg: StudyConfig, abl_cfg, data: dict[str, Any], say: Callable[[s
     """Print and write (``OUT/plan.json``) what the study will run and how long it should take, from the
     model's speed measured here by a few-second probe (``study_plan.measure_speed``; ``probe=False`` skips it
     and the estimate). Nothing is refused. Example: ``study_plan(cfg, abl_cfg, data, print)["estimate_s"]``."""
-    from umi_lab.study_plan import mean_sample_tokens, measure_speed, plan_grid, plan_text
+    from umi_lab.study_plan import mean_sample_tokens, measure_speed, pending_work, plan_grid, plan_text
 
     speed, mean_tokens = None, 512.0
-    if cfg.probe:
+    if cfg.probe and any(pending_work(abl_cfg)):
         try:
             speed = measure_speed(cfg.model)
             mean_tokens = mean_sample_tokens(data["roles"], cfg.model)

@@ -93,32 +93,55 @@ def eval_calls(spec, limit: int | None, static_items: int | None = None) -> int:
     return n if spec.mode == "static" else n * CALLS_PER_TASK
 
 
+def pending_work(abl_cfg) -> tuple[list[tuple], list[tuple]]:
+    """The cells still to train and the ``(cell, spec)`` evaluations still to run (finished, matching work
+    is reused by the grid, so it costs nothing). Example: ``trains, evals = pending_work(abl_cfg)``."""
+    from umi_lab.ablation import run_status, stale_reason
+    from umi_lab.rundir import RunDir
+
+    trains, evals = [], []
+    for cell in abl_cfg.cells():
+        run_dir = abl_cfg.run_dir(*cell)
+        if run_status(run_dir) != "done":
+            trains.append(cell)
+        for spec in abl_cfg.evals:
+            eval_dir = RunDir(run_dir).eval_dir(spec.benchmark, spec.mode)
+            if not (eval_dir / "metrics.json").is_file() or stale_reason(eval_dir, abl_cfg) is not None:
+                evals.append((cell, spec))
+    return trains, evals
+
+
 def plan_grid(abl_cfg, role_sizes: dict[str, int], dialogues: int | None, mean_tokens: float,
               speed: Speed | None) -> dict[str, Any]:
-    """The plan of an ablation grid: cells, training tokens, evaluation calls and (with ``speed``) the
-    estimated seconds of training and evaluation. Example: ``plan_grid(abl_cfg, sizes, 72, 600.0, speed)``."""
+    """The plan of an ablation grid: cells, what is still to do (reused work costs nothing), its training
+    tokens and model calls and (with ``speed``) the estimated seconds of training and evaluation.
+    Example: ``plan_grid(abl_cfg, sizes, 72, 600.0, speed)["estimate_s"]["total"]``."""
     from umi_lab.ablation import train_config
     from umi_lab.methods import get_method, is_zero_shot
 
     cells = abl_cfg.cells()
+    trains, evals = pending_work(abl_cfg)
     limit = abl_cfg.eval_overrides.get("limit")
     if abl_cfg.smoke:
         limit = min(limit or 4, 4)
-    jobs = sum(len(get_method(m).plan) for m, _s, _f in cells if not is_zero_shot(m))
+    jobs = sum(len(get_method(m).plan) for m, _s, _f in trains if not is_zero_shot(m))
     train_tokens = sum(cell_train_tokens(train_config(abl_cfg, m, s, with_out=False, fraction=f), role_sizes,
-                                         dialogues, mean_tokens) for m, s, f in cells if not is_zero_shot(m))
-    calls = sum(eval_calls(spec, limit) for _ in cells for spec in abl_cfg.evals)
+                                         dialogues, mean_tokens) for m, s, f in trains if not is_zero_shot(m))
+    calls = sum(eval_calls(spec, limit) for _, spec in evals)
     plan: dict[str, Any] = {
         "methods": list(abl_cfg.methods), "seeds": list(abl_cfg.seeds), "fractions": list(abl_cfg.fractions),
-        "benchmarks": [e.name for e in abl_cfg.evals], "cells": len(cells), "evaluations": len(cells) * len(abl_cfg.evals),
-        "tasks_per_benchmark": limit, "training_jobs": jobs, "train_tokens": round(train_tokens), "model_calls": calls,
+        "benchmarks": [e.name for e in abl_cfg.evals], "cells": len(cells),
+        "evaluations": len(cells) * len(abl_cfg.evals), "to_train": len(trains), "to_evaluate": len(evals),
+        "tasks_per_benchmark": limit, "training_jobs": jobs, "train_tokens": round(train_tokens),
+        "model_calls": calls,
         "assumptions": {"gen_tokens_per_call": GEN_TOKENS_PER_CALL, "calls_per_realtime_task": CALLS_PER_TASK,
                         "mean_train_tokens_per_sample": round(mean_tokens, 1), "job_overhead_s": JOB_OVERHEAD_S,
                         "eval_overhead_s": EVAL_OVERHEAD_S}}
-    if speed is not None:
+    if not trains and not evals:
+        plan["estimate_s"] = {"train": 0, "evaluate": 0, "total": 0}
+    elif speed is not None:
         train_s = train_tokens / max(speed.train_tokens_per_s, 1e-6) + jobs * JOB_OVERHEAD_S
-        eval_s = (calls * GEN_TOKENS_PER_CALL / max(speed.gen_tokens_per_s, 1e-6)
-                  + len(cells) * len(abl_cfg.evals) * EVAL_OVERHEAD_S)
+        eval_s = calls * GEN_TOKENS_PER_CALL / max(speed.gen_tokens_per_s, 1e-6) + len(evals) * EVAL_OVERHEAD_S
         plan.update(speed=asdict(speed), estimate_s={"train": round(train_s), "evaluate": round(eval_s),
                                                      "total": round(train_s + eval_s)})
     return plan
@@ -154,8 +177,12 @@ def plan_text(plan: dict[str, Any]) -> str:
              + (f"; fractions: {plan['fractions']}" if plan["fractions"] else ""),
              f"  benchmarks: {', '.join(plan['benchmarks'])}; tasks per benchmark: "
              f"{plan['tasks_per_benchmark'] or 'all'}",
-             f"  work: ~{plan['train_tokens']:,} training tokens, ~{plan['model_calls']:,} model calls"]
-    if "estimate_s" in plan:
+             f"  to do: {plan['to_train']} of {plan['cells']} runs to train, {plan['to_evaluate']} of "
+             f"{plan['evaluations']} evaluations to run (the rest is reused); ~{plan['train_tokens']:,} training "
+             f"tokens, ~{plan['model_calls']:,} model calls"]
+    if not plan["to_train"] and not plan["to_evaluate"]:
+        lines.append("  estimated duration: everything is reused (a few seconds for the report)")
+    elif "speed" in plan:
         sp, est = plan["speed"], plan["estimate_s"]
         lines.append(f"  speed ({sp['source']}, {sp['probe_s']:.0f} s): {sp['train_tokens_per_s']:.0f} training "
                      f"tokens/s, {sp['gen_tokens_per_s']:.0f} generated tokens/s")
