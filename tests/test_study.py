@@ -209,6 +209,7 @@ def test_zero_shot_row_serves_the_untrained_model(world, tmp_path):
     run = Path(res.grid[0][3])
     config = json.loads((run / "config.json").read_text())
     assert config["zero_shot"] and config["prompt_style"]["chat_template"] is False
+    assert config["data"] == str(world)                                             # evaluated in the grid's world
     assert (run / "models" / "backbone").is_symlink()
     assert set(res.tidy["method"]) == {"zero_shot"}
     again = run_ablation(cfg, train_fn=None, evaluate_fn=evaluate, say=lambda s: None)

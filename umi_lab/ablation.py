@@ -1,18 +1,21 @@
-"""Ablation grid: methods × seeds × benchmarks → one tidy results table.
+"""Ablation grid: methods × seeds (× training fractions) × benchmarks → one tidy results table.
 
 Every cell of the grid is a training run (``umi_lab.training.train``) in ``OUT/runs/<method>-s<seed>-<hash8>``
 (the hash of the cell's full configuration: the same settings reuse the run, different ones get their own
-folder) followed by one evaluation per benchmark (``umi_lab.evaluate.evaluate_run``), whose metrics land in
+folder) followed by one evaluation per benchmark (``umi_lab.evaluation.evaluate_run``), whose metrics land in
 ``RUN/eval/<benchmark>-<mode>/metrics.json``. Finished work is reused: a run whose ``status`` is ``done``
-is not trained again and an evaluation with a ``metrics.json`` is not repeated. A failing run or
-evaluation is recorded in ``failures.json`` (and reported), never silently dropped.
+is not trained again and an evaluation whose ``config.json`` has the grid's settings is not repeated (other
+settings: evaluated again, said). Untrained rows (``zero_shot``) serve the base model as is
+(``models.zero_shot_run``). A failing run or evaluation is recorded in ``failures.json`` (and reported),
+never silently dropped.
 
 Outputs in ``OUT``: ``results.csv`` and ``results.parquet`` (columns ``run, method, seed, benchmark,
-metric, value``), ``failures.json``, ``ablation.json`` (config and counts), and with ``report=True``
-the paper table (``table.tex``/``table.md``) and plots.
+metric, value, config`` and, with a sweep, ``fraction``), ``failures.json``, ``ablation.json`` (config,
+counts, runs), and with ``report=True`` the paper table with CIs, paired-test marks and floors, and plots
+(``ablation_report``).
 
 CLI: ``python -m umi_lab ablate --data ROLE_DATA --methods alpha_umi single_llm --seeds 0 1 2
---benchmarks toolworld-id:static toolworld-id:realtime --out runs/ablation``.
+--benchmarks toolworld-id:static toolworld-id:realtime --fractions 0.25 0.5 1 --out runs/ablation``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from umi_lab.ablation_report import write_report
+from umi_lab.ablation_report import eval_config, metric_rows, stale_reason, write_report  # noqa: F401
 from umi_lab.errors import DataError
-from umi_lab.io import write_json
+from umi_lab.io import read_json, write_json
 from umi_lab.methods import METHODS, get_zero_shot, grid_method_names, is_zero_shot, method_names
 from umi_lab.rundir import RunDir
 from umi_lab.tables import OPTIONAL_COLUMNS, PAPER_METRICS, TIDY_COLUMNS
@@ -190,49 +193,6 @@ def run_status(run_dir: str | os.PathLike) -> str | None:
     return RunDir(run_dir).status()
 
 
-NOT_METRICS = ("limit", "smoke", "seed", "n_items", "wall_s")  # numbers in metrics.json that are not results
-
-
-def metric_rows(metrics: dict[str, Any], *, run: str, method: str, seed: int, benchmark: str,
-                config: str | None = None, fraction: float | None = None) -> list[dict]:
-    """Tidy rows for the numeric top-level entries of a ``metrics.json`` (nested counts and echoed settings
-    are left out), with the evaluation's ``config`` (canonical JSON) and the training ``fraction``.
-    Example: ``metric_rows({"plan_em": 0.5}, run="r", method="m", seed=0, benchmark="b")``."""
-    rows = []
-    for key, value in metrics.items():
-        if key in NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        rows.append({"run": run, "method": method, "seed": seed, "benchmark": benchmark, "metric": key,
-                     "value": float(value), "config": config, "fraction": fraction})
-    return rows
-
-
-def eval_config(eval_dir: Path) -> str | None:
-    """The canonical JSON of an evaluation folder's ``config.json`` (None when absent)."""
-    from umi_lab.io import read_json
-    from umi_lab.item_scores import canonical_config
-
-    path = eval_dir / "config.json"
-    return canonical_config(read_json(path)) if path.is_file() else None
-
-
-def stale_reason(eval_dir: Path, cfg: AblationConfig) -> str | None:
-    """Why a finished evaluation does not match what the grid asks (limit, smoke, decoding), else None.
-    A folder without ``config.json`` (written by a stand-in evaluator) is taken as it is."""
-    from umi_lab.io import read_json
-
-    path = eval_dir / "config.json"
-    if not path.is_file():
-        return None
-    got = read_json(path)
-    limit = cfg.eval_overrides.get("limit")
-    want = {"limit": min(limit or 4, 4) if cfg.smoke else limit, "smoke": cfg.smoke,
-            "decoding": cfg.eval_overrides.get("decoding") or "greedy"}
-    differ = [f"{k} {got.get(k)!r} (wanted {v!r})" for k, v in want.items() if isinstance(got, dict)
-              and got.get(k, v) != v]
-    return ", ".join(differ) or None
-
-
 def _default_train(config) -> Path:
     from umi_lab.training import train
 
@@ -259,8 +219,11 @@ def _zero_shot(cfg: AblationConfig, method: str, run_dir: Path) -> Path:
         tok_cfg = folder / "tokenizer_config.json"
         template = (folder / "chat_template.jinja").is_file() or (
             tok_cfg.is_file() and "chat_template" in tok_cfg.read_text(encoding="utf-8", errors="replace"))
-    return zero_shot_run(run_dir, cfg.model, chat_template=bool(template),
-                         compact_docs=bool(config.prompt_style.compact_docs), family=config.family)
+    run = zero_shot_run(run_dir, cfg.model, chat_template=bool(template),
+                        compact_docs=bool(config.prompt_style.compact_docs), family=config.family)
+    if cfg.data:  # evaluate in the grid's world: evaluation finds the ToolWorld data through the run's data folder
+        write_json(run / "config.json", {**read_json(run / "config.json"), "data": cfg.data})
+    return run
 
 
 def _failure(failures: list, say, *, run: str, method: str, seed: int, stage: str, benchmark: str | None,
@@ -280,7 +243,8 @@ def _train_cell(cfg, method, seed, fraction, run_dir, train_fn, counts, say) -> 
     t0 = time.perf_counter()
     if is_zero_shot(method):
         run_dir = _zero_shot(cfg, method, run_dir)
-        say(f"  untrained row: serving {cfg.model!r} as is")
+        say(f"  untrained row: nothing to train, serving {cfg.model!r} as is")
+        return run_dir
     else:
         got = train_fn(train_config(cfg, method, seed, fraction=fraction))
         run_dir = Path(got) if isinstance(got, str | os.PathLike) else run_dir  # train may redirect

@@ -1,4 +1,5 @@
-"""The ablation grid's report: the paper table with statistics, metric bars, loss curves, data scaling.
+"""The ablation grid's results and report: tidy rows from evaluation folders (with each cell's settings),
+whether a finished evaluation matches the grid, and the report: the paper table with statistics, metric bars, loss curves, data scaling.
 
 The table carries what ``umi_lab.summary`` computes from per-item scores (``item_scores.collect_items``):
 95 % bootstrap CIs, † marks of paired tests against α-UMi, bold only for a significant best, and the
@@ -20,6 +21,53 @@ import pandas as pd
 from umi_lab.tables import PAPER_METRICS
 
 SCALING_METRICS = ("plan_em", "action_em", "pass_rate", "success_rate")  # plotted against the fraction
+
+
+# ------------------------------------------------------------------ evaluation folders -> tidy rows
+
+NOT_METRICS = ("limit", "smoke", "seed", "n_items", "wall_s")  # numbers in metrics.json that are not results
+
+
+def metric_rows(metrics: dict[str, Any], *, run: str, method: str, seed: int, benchmark: str,
+                config: str | None = None, fraction: float | None = None) -> list[dict]:
+    """Tidy rows for the numeric top-level entries of a ``metrics.json`` (nested counts and echoed settings
+    are left out), with the evaluation's ``config`` (canonical JSON) and the training ``fraction``.
+    Example: ``metric_rows({"plan_em": 0.5}, run="r", method="m", seed=0, benchmark="b")``."""
+    rows = []
+    for key, value in metrics.items():
+        if key in NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        rows.append({"run": run, "method": method, "seed": seed, "benchmark": benchmark, "metric": key,
+                     "value": float(value), "config": config, "fraction": fraction})
+    return rows
+
+
+def eval_config(eval_dir: Path) -> str | None:
+    """The canonical JSON of an evaluation folder's ``config.json`` (None when absent)."""
+    from umi_lab.io import read_json
+    from umi_lab.item_scores import canonical_config
+
+    path = eval_dir / "config.json"
+    return canonical_config(read_json(path)) if path.is_file() else None
+
+
+def stale_reason(eval_dir: Path, cfg) -> str | None:
+    """Why a finished evaluation does not match what the grid asks (limit, smoke, decoding), else None.
+    A folder without ``config.json`` (written by a stand-in evaluator) is taken as it is."""
+    from umi_lab.io import read_json
+
+    path = eval_dir / "config.json"
+    if not path.is_file():
+        return None
+    got = read_json(path)
+    limit = cfg.eval_overrides.get("limit")
+    want = {"limit": min(limit or 4, 4) if cfg.smoke else limit, "smoke": cfg.smoke,
+            "decoding": cfg.eval_overrides.get("decoding") or "greedy"}
+    differ = [f"{k} {got.get(k)!r} (wanted {v!r})" for k, v in want.items() if isinstance(got, dict)
+              and got.get(k, v) != v]
+    return ", ".join(differ) or None
+
+
 
 
 def table_cells(tidy: pd.DataFrame) -> pd.DataFrame:
