@@ -65,7 +65,7 @@ def toy():
 
 
 def test_toy_method_trains_serves_and_evaluates(toy, shared_data, tmp_path):
-    from umi_lab.evaluate import evaluate_run
+    from umi_lab.evaluation import evaluate_run
     from umi_lab.serving import RoleModels
     from umi_lab.training import train
 

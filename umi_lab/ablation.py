@@ -2,7 +2,7 @@
 
 Every cell of the grid is a training run (``umi_lab.training.train``) in ``OUT/runs/<method>-s<seed>-<hash8>``
 (the hash of the cell's full configuration: the same settings reuse the run, different ones get their own
-folder) followed by one evaluation per benchmark (``umi_lab.evaluate.evaluate_run``), whose metrics land in
+folder) followed by one evaluation per benchmark (``umi_lab.evaluation.evaluate_run``), whose metrics land in
 ``RUN/eval/<benchmark>-<mode>/metrics.json``. Finished work is reused: a run whose ``status`` is ``done``
 is not trained again and an evaluation with a ``metrics.json`` is not repeated. A failing run or
 evaluation is recorded in ``failures.json`` (and reported), never silently dropped.
@@ -153,7 +153,7 @@ def _default_train(config) -> Path:
 
 
 def _default_evaluate(run_dir: Path, spec: EvalSpec, **kwargs) -> Any:
-    from umi_lab.evaluate import evaluate_run
+    from umi_lab.evaluation import evaluate_run
 
     return evaluate_run(run_dir, benchmark=spec.benchmark, mode=spec.mode, **kwargs)
 
@@ -171,7 +171,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
     """Train and evaluate every (method, seed), reuse finished work, write the tidy table.
 
     ``train_fn(config) -> run_dir`` and ``evaluate_fn(run_dir, spec, **eval_overrides)`` default to
-    ``umi_lab.training.train`` and ``umi_lab.evaluate.evaluate_run``. Example:
+    ``umi_lab.training.train`` and ``umi_lab.evaluation.evaluate_run``. Example:
     ``run_ablation(AblationConfig(data="runs/study/roles", seeds=(0, 1), smoke=True)).tidy``.
     """
     train_fn = train_fn or _default_train

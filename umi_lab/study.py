@@ -122,8 +122,8 @@ def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print
             sizes[p.name] = len(records)
     roles = out / "data" / "roles"
     if not any(roles.glob("train_*.json")):
+        from umi_lab.protocol.dialogue import load_dialogues
         from umi_lab.splitting import ROLE_SETS, split_roles
-        from umi_lab.trajectory import load_dialogues
 
         split = split_roles(load_dialogues(world / "train.json"), family="toolbench")
         for role in ROLE_SETS:
@@ -151,9 +151,9 @@ def _benchmarks(cfg: StudyConfig, say) -> tuple[str, ...]:
         root = data_root()
         known = ()
         try:
-            from umi_lab import evaluate
+            from umi_lab import evaluation
 
-            known = tuple(getattr(evaluate, "BENCHMARKS", ()))
+            known = tuple(getattr(evaluation, "BENCHMARKS", ()))
         except ImportError:
             pass
         if root is not None and (root / "gsm8k" / "test.jsonl").is_file() and "gsm8k" in known:

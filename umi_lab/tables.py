@@ -34,7 +34,7 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
     "hard_f1": ("Arg F1 hard", False, True),
     "f1": ("Arg F1", False, True),
     "rouge": ("Rouge-L", False, True),
-    # real-time evaluation (umi_lab.evaluate / agent.trajectory_stats)
+    # real-time evaluation (umi_lab.evaluation / agent.trajectory_stats)
     "pass_rate": ("Pass", False, True),
     "success_rate": ("Success", False, True),
     "accuracy": ("Acc", False, True),

@@ -23,7 +23,7 @@ from umi_lab.backbone import encode_prompt
 from umi_lab.errors import DataError
 from umi_lab.io import read_records
 from umi_lab.methods import get_method
-from umi_lab.prompts import PromptStyle
+from umi_lab.protocol.prompts import PromptStyle
 from umi_lab.rundir import file_sha256
 
 STAGE2_ROLES = ("planner", "caller", "summarizer")
@@ -185,7 +185,7 @@ def load_role_data(data: str | os.PathLike, roles: Iterable[str], *, family: str
         from umi_lab.splitting import split_roles
     except ModuleNotFoundError as e:
         raise DataError(f"cannot split conversations into role datasets: {e}", file=str(folder / "train.json")) from None
-    from umi_lab.trajectory import load_dialogues
+    from umi_lab.protocol.dialogue import load_dialogues
 
     dialogues = load_dialogues(folder / "train.json")
     fingerprints[str(folder / "train.json")] = file_sha256(folder / "train.json")
