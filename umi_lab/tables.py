@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from umi_lab.errors import DataError
+from umi_lab.methods import METHODS, REFERENCE, get_method, ordered
 
 TIDY_COLUMNS = ("run", "method", "seed", "benchmark", "metric", "value")
 OPTIONAL_COLUMNS = ("config", "fraction")  # kept when present: the run's settings, the training-set fraction
@@ -49,17 +50,6 @@ METRICS: dict[str, tuple[str, bool, bool]] = {
 STATIC_METRICS = ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "rouge")  # static_eval's keys
 REALTIME_METRICS = ("pass_rate", "success_rate", "accuracy", "give_up_rate", "hallucinated_tool_rate", "avg_steps")
 PAPER_METRICS = STATIC_METRICS + REALTIME_METRICS  # Table 1's columns plus the real-time ones
-
-METHOD_ORDER = ("single_llm", "single_llm_multitask", "multi_llm_one_stage", "alpha_umi", "alpha_umi_merge")
-METHOD_LABELS = {
-    "single_llm": ("Single-LLM", "Single-LLM"),
-    "single_llm_multitask": ("Single-LLM (multi-task)", "Single-LLM (multi-task)"),
-    "multi_llm_one_stage": ("Multi-LLM one-stage", "Multi-LLM one-stage"),
-    "alpha_umi": ("α-UMi", r"$\alpha$-UMi"),
-    "alpha_umi_merge": ("α-UMi (init=merge)", r"$\alpha$-UMi (init=merge)"),
-}
-
-
 
 
 def validate_tidy(df: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
@@ -118,9 +108,11 @@ def metric_label(metric: str) -> str:
 
 
 def method_label(method: str, *, latex: bool = False) -> str:
-    """Display name of a method; unknown methods are shown as they are (escaped for LaTeX)."""
-    if method in METHOD_LABELS:
-        return METHOD_LABELS[method][1 if latex else 0]
+    """Display name of a method: the registry's ``label`` (``latex()`` for LaTeX); unknown methods are shown as
+    they are (escaped for LaTeX). Example: ``method_label("alpha_umi")`` → ``'α-UMi'``."""
+    if method in METHODS:
+        m = get_method(method)
+        return m.latex() if latex else m.label
     return latex_escape(method) if latex else method
 
 
@@ -139,21 +131,15 @@ class TableOptions:
     percent: bool = True
     show_std: bool = True
     show_ci: bool = True
-    reference: str = "alpha_umi"
+    reference: str = REFERENCE
     alpha: float = 0.05
     resamples: int = 2000
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
 
-def _ordered(values, preferred) -> list[str]:
-    values = list(dict.fromkeys(values))
-    first = [v for v in dict.fromkeys(preferred) if v in values]
-    return first + [v for v in values if v not in first]
-
-
 def _layout(summ: pd.DataFrame, opts: TableOptions) -> tuple[list[str], list[str], dict[str, list[str]]]:
-    methods = list(opts.methods) if opts.methods else _ordered(summ["method"], METHOD_ORDER)
+    methods = list(opts.methods) if opts.methods else ordered(summ["method"])
     benchmarks = list(opts.benchmarks) if opts.benchmarks else list(dict.fromkeys(summ["benchmark"]))
     per_bench = {}
     for b in benchmarks:
