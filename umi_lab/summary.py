@@ -35,7 +35,7 @@ CELL_KEYS = frozenset({"method", "init", "seed", "out", "run", "run_dir", "name"
 
 
 def _lower_is_better(metric: str) -> bool:
-    from umi_lab.tables import METRICS
+    from umi_lab.tidy import METRICS
 
     return METRICS.get(metric, ("", False, False))[1]
 
