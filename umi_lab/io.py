@@ -285,3 +285,19 @@ def cache_root() -> Path:
     """Where built artefacts are cached (the tiny backbone, the default ToolWorld data): ``$UMI_LAB_CACHE``,
     else ``~/.cache/umi_lab``. Example: ``cache_root() / "toolworld"``."""
     return Path(os.environ.get("UMI_LAB_CACHE") or Path.home() / ".cache" / "umi_lab")
+
+
+def build_once(out: Path, marker: str, build: Callable[[], Path], *, force: bool = False) -> Path:
+    """``out`` when it holds ``marker`` (a file written last by a finished build) and ``force`` is off; else
+    ``build()`` under the lock ``.<name>.lock`` beside ``out``, so that concurrent callers build once and the
+    others reuse the result. Example: ``build_once(cache_root() / "m", "report.json", lambda: make("m"))``."""
+    import fcntl
+
+    if (out / marker).is_file() and not force:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others then reuse its result
+        if (out / marker).is_file() and not force:
+            return out
+        return build()

