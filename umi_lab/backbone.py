@@ -20,13 +20,12 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from umi_lab.checkpoints import atomic_save
 from umi_lab.errors import DataError
 from umi_lab.io import build_once, cache_root, data_root, read_records, write_json
 
@@ -260,8 +259,7 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
     threads = torch.get_num_threads()
     losses = _pretrain(model, ids, spec, spec.steps)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def save(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
@@ -274,13 +272,7 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
             "loss_last": round(sum(losses[-10:]) / len(losses[-10:]), 4) if losses else None,
         }
         write_json(tmp / "build_report.json", report)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return atomic_save(save, out)
 
 
 def resolve_model(name_or_path: str | os.PathLike) -> str:

@@ -17,12 +17,11 @@ import functools
 import hashlib
 import importlib.util
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from umi_lab.checkpoints import atomic_save
 from umi_lab.errors import DataError
 from umi_lab.io import build_once, cache_root, write_json
 from umi_lab.methods import default_method
@@ -121,8 +120,7 @@ def _convert(src: Path, out: Path) -> Path:
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     del loaded
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def save(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "conversion_report.json", {
@@ -133,13 +131,7 @@ def _convert(src: Path, out: Path) -> Path:
             "size_on_disk_bytes": sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()),
             "seconds": round(time.time() - t0, 2),
         })
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return atomic_save(save, out)
 
 
 def resolve_gguf_model(name: str) -> Path:
