@@ -266,8 +266,8 @@ def token_lengths(samples_by_role: Mapping[str, Iterable[dict]], tokenizer, *, s
             if not isinstance(s, dict) or "input" not in s or "target" not in s:
                 raise DataError("a role sample needs 'input' and 'target'", record=i, field=f"{role}.input")
             text = style.model_prompt(s["input"], tools=s.get("tools"), tokenizer=tokenizer)
-            p = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-            t = len(tokenizer(s["target"], add_special_tokens=False)["input_ids"])
+            p = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+            t = len(tokenizer(s["target"], add_special_tokens=False, verbose=False)["input_ids"])
             rows.append({"role": role, "prompt_tokens": p, "target_tokens": t, "total_tokens": p + t})
     return pd.DataFrame(rows, columns=["role", "prompt_tokens", "target_tokens", "total_tokens"])
 
