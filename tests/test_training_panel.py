@@ -162,3 +162,11 @@ def test_panel_trains_a_new_run_per_change_and_reuses_an_unchanged_one(tmp_path,
     assert (panel.progress.value, panel.progress.max) == (2, 2) and not panel.reused
     assert str(second) in panel.run_label.value
     assert json.loads((second / "config.json").read_text())["schedule_overrides"]["backbone"]["learning_rate"] == 7e-4
+
+    import threading                                                   # a press while a run trains: refused
+    release = threading.Event()
+    panel._thread = threading.Thread(target=release.wait, daemon=True)
+    panel._thread.start()
+    assert panel.start(background=False) is None and "busy" in panel.status.value
+    assert panel.result == second and panel.progress.value == 2       # the running run's display is kept
+    release.set()

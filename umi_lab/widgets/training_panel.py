@@ -190,6 +190,9 @@ class TrainingPanel(widgets.VBox):
         """
         from umi_lab.training import LossRecorder, train
 
+        if self._thread is not None and self._thread.is_alive():  # one run at a time: its bar and plot stay its own
+            self.status.value = esc("busy: a run is still training; press train when it has finished")
+            return None
         self.reset()
         try:
             config = self.build_config()
