@@ -1,6 +1,7 @@
 """Every value of the training panel reaches the SFTConfig / LoraConfig / model the trainer receives."""
 
 import json
+import threading
 
 import pytest
 from small_gguf import make_small_gguf
@@ -163,8 +164,7 @@ def test_panel_trains_a_new_run_per_change_and_reuses_an_unchanged_one(tmp_path,
     assert str(second) in panel.run_label.value
     assert json.loads((second / "config.json").read_text())["schedule_overrides"]["backbone"]["learning_rate"] == 7e-4
 
-    import threading                                                   # a press while a run trains: refused
-    release = threading.Event()
+    release = threading.Event()                                        # a press while a run trains: refused
     panel._thread = threading.Thread(target=release.wait, daemon=True)
     panel._thread.start()
     assert panel.start(background=False) is None and "busy" in panel.status.value
