@@ -1,6 +1,7 @@
 """Every value of the training panel reaches the SFTConfig / LoraConfig / model the trainer receives."""
 
 import json
+import threading
 
 import pytest
 from small_gguf import make_small_gguf
@@ -106,3 +107,69 @@ def test_every_panel_value_reaches_the_trainer(tmp_path, monkeypatch):
     (only,) = _FakeTrainer.seen
     assert only["args"].role == "backbone" and only["rows"] == 6
     assert "system: " in only["tokenizer"].decode(only["first"])
+
+
+class _SteppingTrainer(_FakeTrainer):
+    """A fake trainer that drives its callbacks through two logged steps, as ``SFTTrainer`` would."""
+
+    def __init__(self, *, callbacks, **kwargs):
+        super().__init__(callbacks=callbacks, **kwargs)
+        self.callbacks, self.args = callbacks, kwargs["args"]
+
+    def train(self, resume_from_checkpoint=None):
+        from transformers import TrainerControl, TrainerState
+
+        state, control = TrainerState(max_steps=2), TrainerControl()
+        for cb in self.callbacks:
+            cb.on_train_begin(self.args, state, control)
+        for step in (1, 2):
+            state.global_step, state.epoch = step, step / 2
+            for cb in self.callbacks:
+                cb.on_step_end(self.args, state, control)
+                cb.on_log(self.args, state, control, logs={"loss": 3.0 / step, "learning_rate": 1e-4})
+
+
+def test_panel_trains_a_new_run_per_change_and_reuses_an_unchanged_one(tmp_path, monkeypatch):
+    pytest.importorskip("trl")
+    import trl
+
+    from umi_lab.widgets import TrainingPanel
+
+    monkeypatch.setattr(trl, "SFTTrainer", _SteppingTrainer)
+    _FakeTrainer.seen = []
+    panel = TrainingPanel(data=str(_role_data(tmp_path / "data")), out=str(tmp_path / "run"), model="tiny-test")
+    panel.method.value = "single_llm"
+    seen_plots, seen_bars = [], []
+    panel.plot.observe(lambda change: seen_plots.append(change["new"]), names="value")
+    panel.progress.observe(lambda change: seen_bars.append(change["new"]), names="value")
+
+    first = panel.start(background=False)
+    assert (first / "adapters" / "backbone").is_dir() and not panel.reused
+    assert (panel.progress.value, panel.progress.max, panel.progress.bar_style) == (2, 2, "success")  # 100 %
+    assert [r["loss"] for r in panel.losses] == [3.0, 1.5] and panel.plot.value[:4] == b"\x89PNG"
+    assert str(first) in panel.run_label.value and "trained" in panel.status.value
+
+    _FakeTrainer.seen = []                                             # unchanged values: reused, said
+    assert panel.start(background=False) == first and panel.reused and _FakeTrainer.seen == []
+    assert "reused" in panel.status.value and panel.progress.value == panel.progress.max
+    assert len(panel.losses) == 2                                      # the reused run's own losses
+
+    panel.learning_rates["backbone"].value = 7e-4                      # a change: a new run, a fresh plot
+    seen_plots.clear()
+    seen_bars.clear()
+    second = panel.start(background=False)
+    assert second != first and second.parent == first.parent and second.name.startswith(f"{first.name}-")
+    assert seen_plots[0] == b"" and seen_bars[0] == 0                  # old plot cleared, bar reset first
+    (only,) = _FakeTrainer.seen
+    assert only["args"].learning_rate == pytest.approx(7e-4)
+    assert [r["loss"] for r in panel.losses] == [3.0, 1.5]             # this run's losses only
+    assert (panel.progress.value, panel.progress.max) == (2, 2) and not panel.reused
+    assert str(second) in panel.run_label.value
+    assert json.loads((second / "config.json").read_text())["schedule_overrides"]["backbone"]["learning_rate"] == 7e-4
+
+    release = threading.Event()                                        # a press while a run trains: refused
+    panel._thread = threading.Thread(target=release.wait, daemon=True)
+    panel._thread.start()
+    assert panel.start(background=False) is None and "busy" in panel.status.value
+    assert panel.result == second and panel.progress.value == 2       # the running run's display is kept
+    release.set()

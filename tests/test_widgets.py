@@ -180,3 +180,12 @@ def test_training_panel_builds_validated_config(tmp_path):
     panel.seed.value = 0
     panel.learning_rates["caller"].value = 1e-3
     assert panel.build_config().resolved_schedule().caller.learning_rate == 1e-3
+
+
+def test_filter_choices_name_each_value_once():
+    from umi_lab.replay_filter import ANY, filter_options
+
+    facets = [{"outcomes": ["step_limit"], "errors": [["planner", "parse"], ["caller", "parse"], ["backbone", "parse"]]},
+              {"outcomes": ["step_limit", "error"], "errors": [["caller", "unknown_tool"]]}]
+    assert filter_options(facets) == {"outcome": [ANY, "error", "step_limit"], "error": [ANY, "parse", "unknown_tool"],
+                                      "role": [ANY, "backbone", "caller", "planner"]}

@@ -336,6 +336,7 @@ def load_backbone(model_name_or_path: str | os.PathLike, *, dtype=None, device=N
     """
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     path = resolve_model(model_name_or_path)
     if device is None:
@@ -347,7 +348,13 @@ def load_backbone(model_name_or_path: str | os.PathLike, *, dtype=None, device=N
     elif isinstance(dtype, str):
         dtype = getattr(torch, dtype)
     tokenizer = load_tokenizer(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar (a widget or stderr line) per model load
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     if on_gpu:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -255,14 +256,20 @@ def token_lengths(samples_by_role: Mapping[str, Iterable[dict]], tokenizer, *, s
 
     style = style or PromptStyle()
     rows = []
-    for role, samples in samples_by_role.items():
-        for i, s in enumerate(samples):
-            if not isinstance(s, dict) or "input" not in s or "target" not in s:
-                raise DataError("a role sample needs 'input' and 'target'", record=i, field=f"{role}.input")
-            text = style.model_prompt(s["input"], tools=s.get("tools"), tokenizer=tokenizer)
-            p = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-            t = len(tokenizer(s["target"], add_special_tokens=False)["input_ids"])
-            rows.append({"role": role, "prompt_tokens": p, "target_tokens": t, "total_tokens": p + t})
+    hf_logger = logging.getLogger("transformers")  # measuring past model_max_length is the point: no warning
+    level = hf_logger.level
+    hf_logger.setLevel(logging.ERROR)
+    try:
+        for role, samples in samples_by_role.items():
+            for i, s in enumerate(samples):
+                if not isinstance(s, dict) or "input" not in s or "target" not in s:
+                    raise DataError("a role sample needs 'input' and 'target'", record=i, field=f"{role}.input")
+                text = style.model_prompt(s["input"], tools=s.get("tools"), tokenizer=tokenizer)
+                p = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+                t = len(tokenizer(s["target"], add_special_tokens=False)["input_ids"])
+                rows.append({"role": role, "prompt_tokens": p, "target_tokens": t, "total_tokens": p + t})
+    finally:
+        hf_logger.setLevel(level)
     return pd.DataFrame(rows, columns=["role", "prompt_tokens", "target_tokens", "total_tokens"])
 
 

@@ -74,9 +74,7 @@ def matches(facets: dict[str, Any], outcome: str = ANY, kind: str = ANY, role: s
 
 def filter_options(all_facets: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
     """The choices of each filter (``ANY`` first), from every task's facets."""
-    outcomes, kinds, roles = [], [], []
-    for f in all_facets:
-        outcomes += [o for o in f["outcomes"] if o not in outcomes]
-        kinds += [k for _, k in f["errors"] if k not in kinds]
-        roles += [r for r, _ in f["errors"] if r not in roles]
+    outcomes = {o for f in all_facets for o in f["outcomes"]}  # sets: a task erring twice alike counts once
+    kinds = {k for f in all_facets for _, k in f["errors"]}
+    roles = {r for f in all_facets for r, _ in f["errors"]}
     return {"outcome": [ANY, *sorted(outcomes)], "error": [ANY, *sorted(kinds)], "role": [ANY, *sorted(roles)]}
