@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +19,12 @@ from umi_lab.evaluation import (
     register_benchmark,
     unregister_benchmark,
 )
+from umi_lab.evaluation.driver import evaluation_identity
 from umi_lab.io import read_json, write_json
 from umi_lab.protocol.dialogue import Dialogue, Tool
 from umi_lab.protocol.prompts import PromptStyle, role_input
-from umi_lab.serving import Generation
+from umi_lab.rundir import RunDir
+from umi_lab.serving import Generation, GenerationSettings
 
 
 class Scripted:
@@ -109,6 +112,50 @@ def test_a_toy_benchmark_is_one_registry_entry(tmp_path, toy, capsys):
         register_benchmark(Benchmark("empty", "nothing"))
 
 
+def test_an_evaluation_is_keyed_by_its_full_settings(tmp_path, toy, capsys):
+    run = _run_dir(tmp_path / "run")
+    plain = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent))
+    assert plain["eval_dir"] == str(run / "eval" / "toy-echo-realtime")
+    variants = {"limit": {"limit": 2},
+                "max_new_tokens": {"settings": EvalSettings(GenerationSettings(max_new_tokens=99))},
+                "batch_size": {"settings": EvalSettings(GenerationSettings(batch_size=2))},
+                "grouped": {"settings": EvalSettings(GenerationSettings(mixed_roles=False))},
+                "decoding": {"decoding": "official"}}
+    folders = {}
+    for name, kw in variants.items():
+        m = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent), **kw)
+        assert not m.get("reused"), name
+        folders[name] = m["eval_dir"]
+    assert len(set(folders.values()) | {plain["eval_dir"]}) == 6
+    assert all(f.startswith(plain["eval_dir"] + "-") for f in folders.values())
+    listed = dict(RunDir(run).evaluations("toy-echo"))
+    assert len(listed) == 6 and listed[Path(folders["limit"])]["n_items"] == 2
+    assert listed[Path(folders["decoding"])]["settings"]["decoding"] == "official"
+    # the checkpoint cadence changes nothing: reused; a reader finds each folder from its settings
+    again = Scripted(_echo_agent)
+    m = evaluate_run(run, "toy-echo", models=again, settings=EvalSettings(checkpoint_every=1), limit=2)
+    assert m["reused"] and m["eval_dir"] == folders["limit"] and again.calls == []
+    ident = evaluation_identity(run, "toy-echo", limit=2, models=again)
+    assert RunDir(run).eval_dir("toy-echo", "realtime", ident) == Path(folders["limit"])
+    assert RunDir(run).eval_metrics("toy-echo", "realtime", ident)["n"] == 2
+    # another run configuration in the same folder: its evaluations are not the old ones
+    write_json(run / "config.json", {**read_json(run / "config.json"), "seed": 5})
+    m = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent))
+    assert not m.get("reused") and m["eval_dir"] not in folders.values() and m["eval_dir"] != plain["eval_dir"]
+
+
+def test_an_older_evaluation_folder_is_never_reused(tmp_path, toy, capsys):
+    run = _run_dir(tmp_path / "run")
+    old = run / "eval" / "toy-echo-realtime"
+    write_json(old / "metrics.json", {"echo_accuracy": 0.0, "n": 3})  # written before folders had identities
+    m = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent), say=print)
+    assert m["echo_accuracy"] == 1.0 and m["eval_dir"].startswith(str(old) + "-")
+    assert "older folder without identity.json" in capsys.readouterr().out
+    assert read_json(old / "metrics.json") == {"echo_accuracy": 0.0, "n": 3}
+    assert [(f.name, i is None) for f, i in RunDir(run).evaluations()] == [
+        ("toy-echo-realtime", True), (Path(m["eval_dir"]).name, False)]
+
+
 # ------------------------------------------------------------------------------------------------ decoding
 def test_official_profile_values_and_greedy_default():
     g = EvalSettings.for_profile("greedy", "realtime")
@@ -193,6 +240,16 @@ def test_evaluation_uses_the_runs_toolworld_folder_and_world_seed(tmp_path):
     tw = cfg["data"]["toolworld"]
     assert (tw["world_seed"], tw["source"], tw["path"]) == (7, "run", str(world))
     assert tw["files"]["test_in_domain.json"]["dialogues"] == 3
+    ident = read_json(run / "eval" / "toolworld-id-realtime" / "identity.json")
+    assert ident["data"]["toolworld"]["world_seed"] == 7
+
+    # other ToolWorld data (another world seed): another evaluation, in its own folder
+    other = tmp_path / "tw8"
+    generate_folder(GenerateConfig(seed=8, n_train=6, n_test_id=3, n_test_ood=2), other)
+    m8 = evaluate_run(run, "toolworld-id", "realtime", models=Scripted(fn), settings=EvalSettings(toolworld=str(other)))
+    assert m8["eval_dir"] != m["eval_dir"] and not m8.get("reused")
+    assert read_json(Path(m8["eval_dir"]) / "identity.json")["data"]["toolworld"]["world_seed"] == 8
+    assert evaluate_run(run, "toolworld-id", "realtime", models=Scripted(fn))["reused"]
 
     # an edited file no longer matches its manifest
     (world / "test_in_domain.json").write_text("[]\n")
