@@ -458,6 +458,20 @@ def test_corrupt_middle_line_is_a_data_error(tmp_path):
     assert e.value.file == str(partial) and e.value.record == 2
 
 
+def test_an_item_written_twice_is_kept_once_and_counted(tmp_path):
+    gold, ins = _toolworld_gold(8)
+    answers = _gold_oracle(gold)
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "r", Interrupting(answers, ins, watch=range(4, 8), at=1), 8)
+    partial = tmp_path / "r" / "eval" / "toolworld-id-realtime" / "trajectories.partial.jsonl"
+    lines = partial.read_text().splitlines(keepends=True)
+    partial.write_text("".join(lines + lines[:1]))  # two writers of an older version appended item 0 twice
+    again = Interrupting(answers, ins)
+    m = _realtime(tmp_path, "r", again, 8)[1]
+    assert m["resume"] == {"resumed": 4, "computed": 4, "corrupt_lines": 1, "chunk_size": 4}
+    assert again.seen == set(range(4, 8)) and m["pass_rate"] == 1.0
+
+
 def test_a_crashing_task_is_an_error_trajectory_not_a_drop(tmp_path):
     gold, ins = _toolworld_gold(6)
     oracle = Oracle(_gold_oracle(gold))
@@ -509,3 +523,71 @@ def test_interrupted_static_evaluation_resumes(tmp_path):
     assert m["plan_em"] == 1.0 and m["n_items"] == 20 and m["counts"]["errors"] == 0
     name = "toolworld-id-static/predictions.json"
     assert (run / "eval" / name).read_text() == (ref_run / "eval" / name).read_text()
+
+
+SLOW_EVAL = '''
+import sys, time
+from umi_lab.evaluation import Benchmark, EvalSettings, evaluate_run, register_benchmark
+from umi_lab.protocol.dialogue import Dialogue
+from umi_lab.protocol.prompts import PromptStyle, role_input
+from umi_lab.serving import Generation
+from umi_lab.tools.calculator import CalculatorRegistry
+
+
+def tasks(ctx, limit):
+    docs = [t.to_dict() for t in CalculatorRegistry().tool_docs()]
+    return [Dialogue.from_dict({"tools": docs, "instruction": f"What is {i}+1?", "id": f"q{i}", "answer": str(i + 1),
+                                "conversations": [{"from": "user", "value": f"What is {i}+1?"}]}) for i in range(6)]
+
+
+class Slow:
+    method, family, style = "alpha_umi", "toolbench", PromptStyle()
+    role_map = {r: r for r in ("planner", "caller", "summarizer")}
+
+    def prompt(self, role, tools, history, *, thought=""):
+        return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family))
+
+    def generate(self, prompts, roles, config=None):
+        time.sleep(float(sys.argv[2]))
+        return [Generation("Stop. Next: give up.", 3, 2, 0.0) for _ in prompts]
+
+
+register_benchmark(Benchmark("slow-calc", "", tasks=tasks, environment=lambda ctx: lambda task: CalculatorRegistry()))
+m = evaluate_run(sys.argv[1], "slow-calc", settings=EvalSettings(checkpoint_every=1), models=Slow(), progress=False)
+print("resume", m["resume"]["resumed"], m["resume"]["computed"])
+'''
+
+
+def test_two_concurrent_evaluations_then_killed_resume_without_restart(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "slow_eval.py"
+    script.write_text(SLOW_EVAL)
+    run = _run_dir(tmp_path / "run")
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen([sys.executable, str(script), str(run), "0.4"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    partial = run / "eval" / "slow-calc-realtime" / "trajectories.partial.jsonl"
+    try:
+        deadline = time.monotonic() + 120
+        while not (partial.is_file() and partial.read_text().count("\n") >= 1) and first.poll() is None:
+            assert time.monotonic() < deadline, "the first evaluation never saved an item"
+            time.sleep(0.1)
+        assert first.poll() is None
+        second = subprocess.run([sys.executable, str(script), str(run), "0"], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert second.returncode != 0
+        assert f"this evaluation (same settings) is being written by pid {first.pid}" in second.stderr
+    finally:
+        first.kill()  # both killed: no clean-up ran
+        first.wait()
+    saved = partial.read_text().count("\n")
+    assert 1 <= saved < 6
+    again = subprocess.run([sys.executable, str(script), str(run), "0"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stderr
+    resumed, computed = map(int, again.stdout.split()[-2:])
+    assert resumed >= saved and resumed + computed == 6

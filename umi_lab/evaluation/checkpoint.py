@@ -46,7 +46,7 @@ class Checkpoint:
         self.folder, self.fingerprint, self.validate = folder, fingerprint, validate
         self.fp_path = folder / FINGERPRINT_FILE
         self.path = folder / f"{stem}.partial.jsonl"
-        self.corrupt_lines = 0
+        self.corrupt_lines = 0  # lines dropped: a torn last line, or an item written twice (kept once)
 
     def discard(self) -> None:
         """Remove the partial files (``--restart``, or after the final files are written)."""
@@ -93,8 +93,9 @@ class Checkpoint:
             except DataError as e:
                 torn = self._torn(e)
                 break
-            if row["index"] in done:
-                raise DataError(f"item {row['index']} appears twice", file=str(self.path), record=i, field="index")
+            if row["index"] in done:  # two writers of an older version: keep the first, count the other
+                self.corrupt_lines += 1
+                continue
             done[row["index"]] = row
         data = read_bytes(self.path)
         if torn is not None:  # torn by a kill mid-write: cut it off, its item is recomputed
