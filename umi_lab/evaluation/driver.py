@@ -164,17 +164,17 @@ def _evaluate(plan: Plan, out_dir: Path, limit, smoke: bool, models, restart: bo
     resumed = len(done)
     todo = [i for i in range(len(items)) if i not in done]
     start = time.perf_counter()
-    models = models or RoleModels.from_run(plan.run.path)
-    if mode == "realtime":
-        agents = [agent_for(models, settings, j) for j in range(settings.trials)]
-        env = bench.environment(ctx)
-    size = settings.chunk_size
-    n_tasks = max(len(items) // settings.trials, 1)
-    chunks = [g[c:c + size] for g in ([i for i in todo if i // n_tasks == j] for j in range(settings.trials))
-              for c in range(0, len(g), size)]  # a chunk holds one trial's tasks
     bar = tqdm(total=len(items), initial=resumed, unit="item" if mode == "static" else "task",
                desc=f"{benchmark} {mode}", disable=not progress or not items, dynamic_ncols=True)
     try:
+        models = models or RoleModels.from_run(plan.run.path)
+        if mode == "realtime":
+            agents = [agent_for(models, settings, j) for j in range(settings.trials)]
+            env = bench.environment(ctx)
+        size = settings.chunk_size
+        n_tasks = max(len(items) // settings.trials, 1)
+        chunks = [g[c:c + size] for g in ([i for i in todo if i // n_tasks == j] for j in range(settings.trials))
+                  for c in range(0, len(g), size)]  # a chunk holds one trial's tasks
         for chunk in chunks:
             if mode == "static":
                 results = predict_chunk(models, [items[i] for i in chunk], settings.generation,
