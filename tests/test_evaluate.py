@@ -256,11 +256,13 @@ def test_ctrl_c_in_the_cli_keeps_results_and_exits_130(tmp_path, capsys, monkeyp
     assert captured.out == (f"evaluation interrupted: 2 of 4 items saved in {out}; "
                             "run the same command again to resume\n")
     assert "Traceback" not in captured.err and "KeyboardInterrupt" not in captured.err
-    assert "toolworld-ood static" in captured.err  # the progress bar
+    assert "toolworld-ood static" in captured.err and "| 2/4 [" in captured.err  # one progress bar, with ETA
     monkeypatch.setattr(RoleModels, "from_run", classmethod(lambda cls, *a, **k: Oracle({})))
     assert main(base) == 0
-    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out.splitlines()[0])
     assert (printed["resumed"], printed["computed"], printed["n_items"]) == (2, 2, 4)
+    assert "| 4/4 [" in captured.err and captured.err.count("toolworld-ood static") >= 1
 
 
 def test_an_unfinished_training_is_refused_and_a_second_writer_too(tmp_path):
