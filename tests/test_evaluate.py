@@ -460,6 +460,40 @@ def test_corrupt_middle_line_is_a_data_error(tmp_path):
     assert e.value.file == str(partial) and e.value.record == 2
 
 
+def test_a_last_line_without_its_newline_is_kept(tmp_path):
+    gold, ins = _toolworld_gold(8)
+    answers = _gold_oracle(gold)
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "r", Interrupting(answers, ins, watch=range(4, 8), at=1), 8)
+    partial = tmp_path / "r" / "eval" / "toolworld-id-realtime" / "trajectories.partial.jsonl"
+    partial.write_text(partial.read_text().rstrip("\n"))
+    again = Interrupting(answers, ins)
+    m = _realtime(tmp_path, "r", again, 8)[1]
+    assert m["resume"] == {"resumed": 4, "computed": 4, "corrupt_lines": 0, "chunk_size": 4}
+    assert again.seen == set(range(4, 8)) and m["pass_rate"] == 1.0
+
+
+def test_a_full_disk_while_saving_names_the_partial_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    gold, ins = _toolworld_gold(4)
+    oracle = Oracle(_gold_oracle(gold))
+    real = oracle.generate
+
+    def full(*a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def generate(prompts, roles, config=None):  # the disk fills up while the model works
+        monkeypatch.setattr(os, "fsync", full)
+        return real(prompts, roles, config)
+
+    oracle.generate = generate
+    with pytest.raises(DataError, match="No space left on device") as e:
+        _realtime(tmp_path, "r", oracle, 4)
+    assert e.value.file == str(tmp_path / "r" / "eval" / "toolworld-id-realtime" / "trajectories.partial.jsonl")
+
+
 def test_an_item_written_twice_is_kept_once_and_counted(tmp_path):
     gold, ins = _toolworld_gold(8)
     answers = _gold_oracle(gold)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
-from umi_lab.io import append_text, iter_jsonl, read_bytes, read_json, write_json
+from umi_lab.io import append_text, iter_jsonl, read_json, write_json
 from umi_lab.protocol.dialogue import RecordedTrajectory
 
 FINGERPRINT_FILE = "partial.json"
@@ -97,26 +97,43 @@ class Checkpoint:
                 self.corrupt_lines += 1
                 continue
             done[row["index"]] = row
-        data = read_bytes(self.path)
         if torn is not None:  # torn by a kill mid-write: cut it off, its item is recomputed
             self.corrupt_lines += 1
-            keep = sum(len(line) + 1 for line in data.split(b"\n")[:torn])
+            keep = next(offset for i, offset, _ in self._lines() if i == torn)
             try:
                 with open(self.path, "r+b") as f:
                     f.truncate(keep)
                     os.fsync(f.fileno())
             except OSError as e:
                 raise DataError(f"cannot cut the torn last line: {e.strerror or e}", file=str(self.path)) from None
-        elif data and not data.endswith(b"\n"):  # a complete last line without its newline
+        elif self._missing_final_newline():  # a complete last line without its newline
             append_text(self.path, "\n")
         return done
 
+    def _lines(self) -> Iterator[tuple[int, int, bytes]]:
+        """``(index, byte offset, line)`` of the partial file, streamed."""
+        try:
+            with open(self.path, "rb") as f:
+                offset = 0
+                for i, line in enumerate(f):
+                    yield i, offset, line
+                    offset += len(line)
+        except OSError as e:
+            raise DataError(f"cannot read: {e.strerror or e}", file=str(self.path)) from None
+
+    def _missing_final_newline(self) -> bool:
+        try:
+            with open(self.path, "rb") as f:
+                if f.seek(0, os.SEEK_END) == 0:
+                    return False
+                f.seek(-1, os.SEEK_END)
+                return f.read(1) != b"\n"
+        except OSError as e:
+            raise DataError(f"cannot read: {e.strerror or e}", file=str(self.path)) from None
+
     def _torn(self, e: DataError) -> int:
         """The record of a bad line when it is the file's last (torn by a kill); else the error itself."""
-        if e.record is None:
-            raise e
-        lines = read_bytes(self.path).split(b"\n")
-        if any(line.strip() for line in lines[e.record + 1:]):
+        if e.record is None or any(i > e.record and line.strip() for i, _, line in self._lines()):
             raise e
         return e.record
 
