@@ -193,7 +193,7 @@ def test_cli_smoke_on_a_random_adapter_run(tmp_path, capsys):
     # the same command again: the finished evaluation is reused, and says so
     assert main(base) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"evaluation: reusing {out} (same settings, finished)" and lines[-1] == f"reused: {out}"
+    assert lines[0].startswith(f"evaluation: reusing {out} (same settings, finished") and lines[-1] == f"reused: {out}"
     assert RunDir(run).eval_metrics("toolworld-ood", "static", ident)["n_items"] == 4
 
     # other settings: their own folder, named with the settings' hash, never an error, never a reuse

@@ -140,7 +140,7 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
     with run.eval_lock(out_dir):
         if (out_dir / "metrics.json").is_file():
             metrics = run.eval_metrics(benchmark, plan.mode, plan.identity) or {}
-            say(f"evaluation: reusing {out_dir} (same settings, finished)")
+            say(f"evaluation: reusing {out_dir} (same settings, finished; remove the folder to recompute)")
             return {**metrics, "eval_dir": str(out_dir), "reused": True}
         metrics = _evaluate(plan, out_dir, limit, smoke, models, restart, say, progress)
     return {**metrics, "eval_dir": str(out_dir)}
