@@ -139,9 +139,15 @@ def test_an_evaluation_is_keyed_by_its_full_settings(tmp_path, toy, capsys):
     assert RunDir(run).eval_dir("toy-echo", "realtime", ident) == Path(folders["limit"])
     assert RunDir(run).eval_metrics("toy-echo", "realtime", ident)["n"] == 2
     # another run configuration in the same folder: its evaluations are not the old ones
-    write_json(run / "config.json", {**read_json(run / "config.json"), "seed": 5})
+    original = read_json(run / "config.json")
+    write_json(run / "config.json", {**original, "seed": 5})
     m = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent))
     assert not m.get("reused") and m["eval_dir"] not in folders.values() and m["eval_dir"] != plain["eval_dir"]
+    # the readable folder removed: an evaluation in a hashed folder is still found, not redone
+    write_json(run / "config.json", original)
+    shutil.rmtree(plain["eval_dir"])
+    m = evaluate_run(run, "toy-echo", models=again, limit=2)
+    assert m["reused"] and m["eval_dir"] == folders["limit"] and again.calls == []
 
 
 def test_an_older_evaluation_folder_is_never_reused(tmp_path, toy, capsys):

@@ -116,7 +116,7 @@ class EvalFolders:
         """The folder of an evaluation (not created). Without ``settings``: the readable
         ``eval/<benchmark>-<mode>/`` (whatever it holds). With ``settings`` (an evaluation identity, see
         ``evaluation.driver.evaluation_identity``): the readable folder when it holds that identity, else
-        ``eval/<readable>-<hash8>/``. Example: ``run.eval_dir("gsm8k", "realtime", ident) / "metrics.json"``."""
+        ``eval/<readable>-<hash8>/`` (where it is, or would be, written). Example: ``run.eval_dir("gsm8k", "realtime", ident) / "metrics.json"``."""
         base = self.eval_root / readable_name(benchmark, mode, settings)
         if settings is None or self.eval_identity(base) == settings:
             return base
@@ -163,19 +163,20 @@ class EvalFolders:
         base = self.eval_root / readable_name(benchmark, mode, identity)
         with hold_lock(self.eval_root / ".claim.lock", blocking=True):
             held = self.eval_identity(base)
+            other = base.with_name(f"{base.name}-{_hash(identity)}")
             if held == identity:
                 return base
+            if self.eval_identity(other) == identity:  # also when the readable folder was removed since
+                return other
             if held is None and not (base.is_dir() and any(not p.name.startswith(".") for p in base.iterdir())):
                 base.mkdir(parents=True, exist_ok=True)
                 write_json(base / IDENTITY_FILE, identity)
                 return base
-            other = base.with_name(f"{base.name}-{_hash(identity)}")
-            if self.eval_identity(other) != identity:
-                differ = differences(held, identity) if held else ["(older folder without identity.json)"]
-                say(f"evaluation: {base} holds other settings (differs in {', '.join(differ[:6])}); "
-                    f"this one goes to {other}")
-                other.mkdir(parents=True, exist_ok=True)
-                write_json(other / IDENTITY_FILE, identity)
+            differ = differences(held, identity) if held else ["(older folder without identity.json)"]
+            say(f"evaluation: {base} holds other settings (differs in {', '.join(differ[:6])}); "
+                f"this one goes to {other}")
+            other.mkdir(parents=True, exist_ok=True)
+            write_json(other / IDENTITY_FILE, identity)
             return other
 
     def eval_lock(self, folder: str | os.PathLike):
