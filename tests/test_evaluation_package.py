@@ -350,22 +350,3 @@ def test_import_run_end_to_end(tmp_path, capsys):
 
         import_run(tmp_path / "y", backbone=str(adapter))
 
-
-def test_the_agent_follows_the_methods_registered_kind():
-    from dataclasses import replace
-
-    from umi_lab.agent import MultiLLMAgent, SingleLLMAgent, make_agent
-    from umi_lab.methods import get_method, register, unregister
-
-    for base, kind in (("single_llm", "backbone"), ("single_llm_multitask", "multitask")):
-        register(replace(get_method(base), name=f"toy_{kind}_kind"))
-        try:
-            model = Scripted(_echo_agent)
-            model.method = f"toy_{kind}_kind"  # a new method name: dispatch by its kind, not by its name
-            agent = make_agent(model)
-            assert isinstance(agent, SingleLLMAgent) and agent.mode == kind
-        finally:
-            unregister(f"toy_{kind}_kind")
-    model = Scripted(_echo_agent)
-    model.method = "not_registered"
-    assert type(make_agent(model)) is MultiLLMAgent

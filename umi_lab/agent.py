@@ -347,18 +347,13 @@ class SingleLLMAgent(MultiLLMAgent):
 
 
 def make_agent(models: Generator, config: AgentConfig | None = None) -> MultiLLMAgent:
-    """The agent the run's method calls for, by its registered agent kind (``methods.Method.agent``):
-    ``backbone`` and ``multitask`` → ``SingleLLMAgent``, ``multi`` (and an unregistered stand-in) → multi-LLM.
-    Example: ``make_agent(RoleModels.from_run(run))``."""
-    from umi_lab.errors import DataError
-    from umi_lab.methods import get_method
-
-    try:
-        kind = get_method(getattr(models, "method", "alpha_umi")).agent
-    except DataError:
-        kind = "multi"
-    if kind in ("backbone", "multitask"):
-        return SingleLLMAgent(models, config, mode=kind)
+    """The agent a run's method calls for: ``single_llm`` → backbone, ``single_llm_multitask`` → multitask,
+    anything else → multi-LLM. Example: ``make_agent(RoleModels.from_run(run))``."""
+    method = getattr(models, "method", "alpha_umi")
+    if method == "single_llm":
+        return SingleLLMAgent(models, config, mode="backbone")
+    if method == "single_llm_multitask":
+        return SingleLLMAgent(models, config, mode="multitask")
     return MultiLLMAgent(models, config)
 
 
