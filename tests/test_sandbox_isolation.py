@@ -207,10 +207,12 @@ def test_host_untouched(host, outcomes):
         if entry.name.isdigit():
             try:
                 status = (entry / "status").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if f"\nPPid:\t{os.getpid()}\n" in status:
-                children.append(entry.name)
+            # only sandbox processes count: other tests of the same session may leave helpers of their own
+            if f"\nPPid:\t{os.getpid()}\n" in status and ("bwrap" in cmdline or "sandbox" in cmdline):
+                children.append(f"{entry.name}: {cmdline[:200]}")
     assert children == []  # no sandbox (nor a daemon of one) outlives its run
 
 

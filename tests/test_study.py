@@ -41,6 +41,7 @@ def _fake_train(config):
     run.mkdir(parents=True, exist_ok=True)
     rows = [{"stage": 1, "role": "backbone", "step": s, "loss": 2.0 / s} for s in (1, 2, 3)]
     write_jsonl(run / "loss_history.jsonl", rows)
+    write_json(run / "config.json", {"method": config.method, "seed": config.seed})
     (run / "status").write_text("done\n")
     return run
 
@@ -63,12 +64,13 @@ def test_run_study_writes_every_output_and_timings(world, tmp_path):
     cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
     cfg.toolworld = str(world)
     cfg.benchmarks = ("toolworld-id:static", "toolworld-id:realtime")
+    cfg.probe = False
     lines = []
     res = run_study(cfg, say=lines.append, train_fn=_fake_train, evaluate_fn=_fake_evaluate(world),
                     resolve_fn=lambda m: f"/models/{m}")
     out = tmp_path / "study"
     timings = json.loads((out / "timings.json").read_text())
-    assert set(timings) == {"data", "backbone", "ablation", "report", "replay", "total"}
+    assert set(timings) == {"data", "backbone", "plan", "ablation", "report", "replay", "total"}
     assert res.failures == []
     tidy = pd.read_parquet(res.outputs["results_parquet"])
     assert sorted(tidy["method"].unique()) == ["alpha_umi", "single_llm"] and len(tidy) == 8
@@ -79,7 +81,7 @@ def test_run_study_writes_every_output_and_timings(world, tmp_path):
         assert Path(res.outputs[key]).is_file(), key
     page = Path(res.outputs["replay_html"]).read_text()
     assert '"label": "alpha_umi"' in page and '"label": "single_llm"' in page and '"label": "gold"' in page
-    assert any("=== [5/5] replay ===" in line for line in lines)
+    assert any("=== [6/6] replay ===" in line for line in lines)
     assert any(line.strip().startswith("replay_html") for line in lines)             # where each output is
 
     shutil.rmtree(out / "tables")                                                     # second run reuses everything
@@ -99,7 +101,7 @@ def test_two_sizes_into_one_folder_each_get_their_own_runs(world, tmp_path):
     def study(max_dialogues):
         cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
         cfg.toolworld, cfg.benchmarks = str(world), ("toolworld-id:static",)
-        cfg.extra_train = {"max_dialogues": max_dialogues}
+        cfg.extra_train, cfg.probe = {"max_dialogues": max_dialogues}, False
         return run_study(cfg, say=lambda s: None, train_fn=train, evaluate_fn=_fake_evaluate(world),
                          resolve_fn=lambda m: m)
 
@@ -115,3 +117,132 @@ def test_two_sizes_into_one_folder_each_get_their_own_runs(world, tmp_path):
     trained.clear()
     again = study(4)
     assert trained == [] and set(pd.read_parquet(again.outputs["results_parquet"])["run"]) == small_runs
+
+
+def _scored_evaluate(world):
+    """A stand-in evaluator that writes what the real one writes for the statistics: scored static samples
+    (α-UMi copies the gold decisions, the others always give up), trajectories with a pass/fail verdict and
+    one config.json shared by every cell (the same settings)."""
+    from umi_lab.static_eval import compose_prediction, static_samples
+
+    gold = load_dialogues(world / "test_in_domain.json")
+    samples = static_samples(gold)
+
+    def evaluate(run_dir, spec, **kwargs):
+        good = run_dir.name.startswith("alpha_umi")
+        folder = run_dir / "eval" / spec.name
+        write_json(folder / "config.json", {"benchmark": spec.benchmark, "mode": spec.mode, "limit": None,
+                                            "smoke": False, "decoding": "greedy", "run": {"schedule": "tiny"}})
+        if spec.mode == "static":
+            preds = [{**s, "predictions": s["reference"] if good else compose_prediction("Next: give up.")}
+                     for s in samples]
+            write_json(folder / "predictions.json", preds)
+            write_json(folder / "metrics.json", {"plan_em": 1.0 if good else 0.0})
+        else:
+            trajs = [{"task_id": f"t{i}", "method": "m", "dialogue": gold[i % len(gold)].to_dict(), "steps": [],
+                      "outcome": "conclusion", "meta": {"success": {"passed": good or i % 4 == 0}}}
+                     for i in range(12)]
+            write_jsonl(folder / "trajectories.jsonl", trajs)
+            write_json(folder / "metrics.json", {"pass_rate": 1.0 if good else 0.25})
+    return evaluate
+
+
+def test_study_table_has_cis_test_marks_and_floors(world, tmp_path):
+    cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
+    cfg.toolworld, cfg.probe = str(world), False
+    res = run_study(cfg, say=lambda s: None, train_fn=_fake_train, evaluate_fn=_scored_evaluate(world),
+                    resolve_fn=lambda m: m)
+    assert res.failures == []
+    table = (tmp_path / "study/tables/table.md").read_text()
+    single = next(line for line in table.splitlines() if line.startswith("| Single-LLM |"))
+    assert "[" in single and "†" in single                                     # CI and a significant difference
+    assert "95% bootstrap CI" in table and "†: p < 0.05" in table                # the legend
+    assert "*always Next: caller. (not ours)*" in table                           # floor rows
+    assert "*never calls a tool (not ours)*" in table
+    tidy = pd.read_parquet(res.outputs["results_parquet"])
+    assert tidy["config"].notna().all() and tidy["config"].nunique() == 2         # one per benchmark, same cells
+
+
+def test_study_sweeps_the_training_set_size(world, tmp_path):
+    """Issue 15: every method at each fraction of the training dialogues, a scaling plot, a table of the
+    largest fraction."""
+    drawn = []
+
+    def train(config):
+        drawn.append((config.method, config.max_dialogues))
+        return _fake_train(config)
+
+    cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
+    cfg.toolworld, cfg.probe, cfg.fractions = str(world), False, (0.5, 1.0)
+    cfg.benchmarks = ("toolworld-id:static",)
+    res = run_study(cfg, say=lambda s: None, train_fn=train, evaluate_fn=_fake_evaluate(world),
+                    resolve_fn=lambda m: m)
+    assert res.failures == []
+    assert sorted(drawn) == [("alpha_umi", 2), ("alpha_umi", 4), ("single_llm", 2), ("single_llm", 4)]  # smoke: 4
+    tidy = pd.read_parquet(res.outputs["results_parquet"])
+    assert sorted(tidy["fraction"].unique()) == [0.5, 1.0] and tidy["run"].nunique() == 4
+    assert Path(res.outputs["scaling_toolworld-id-static_plan_em"]).is_file()
+    scaling = pd.read_csv(res.outputs["scaling_csv"])
+    assert set(scaling["fraction"]) == {0.5, 1.0}
+    summary = pd.read_csv(tmp_path / "study/tables/table_summary.csv")
+    assert set(summary["n_seeds"]) == {1}                                          # only the largest fraction
+
+
+def test_zero_shot_row_serves_the_untrained_model(world, tmp_path):
+    """Issue 14.3: ``zero_shot`` trains nothing; its run folder serves the base model (tiny-test: no chat
+    template, so the plain prompt) and the evaluation reads it as any run."""
+    from umi_lab.ablation import AblationConfig, run_ablation
+    from umi_lab.serving import RoleModels
+
+    seen = []
+
+    def evaluate(run_dir, spec, **kwargs):
+        models = RoleModels.from_run(run_dir)
+        seen.append((run_dir.name, models.method))
+        write_json(run_dir / "eval" / spec.name / "metrics.json", {"plan_em": 0.1})
+
+    cfg = AblationConfig(data=str(world), out=str(tmp_path / "abl"), model="tiny-test",
+                         methods=("zero_shot",), seeds=(0, 1), evals=("toolworld-id:static",))
+    res = run_ablation(cfg, train_fn=lambda c: pytest.fail("zero-shot trains nothing"), evaluate_fn=evaluate,
+                       say=lambda s: None)
+    assert res.failures == [] and len(seen) == 1                                   # one row, first seed
+    run = Path(res.grid[0][3])
+    config = json.loads((run / "config.json").read_text())
+    assert config["zero_shot"] and config["prompt_style"]["chat_template"] is False
+    assert config["data"] == str(world)                                             # evaluated in the grid's world
+    assert (run / "models" / "backbone").is_symlink()
+    assert set(res.tidy["method"]) == {"zero_shot"}
+    again = run_ablation(cfg, train_fn=None, evaluate_fn=evaluate, say=lambda s: None)
+    assert again.counts["reused_runs"] == 1 and again.counts["reused_evals"] == 1
+
+
+def test_plan_estimates_only_the_work_left(world, tmp_path, monkeypatch):
+    """Issues 11.3 / 14.5: the plan (methods × seeds × benchmarks, tasks) and an estimate from the measured
+    speed are printed before the grid runs; a second study with everything reused estimates nothing to do."""
+    from umi_lab import study_plan
+
+    probes = []
+
+    def probe(model):
+        probes.append(model)
+        return study_plan.Speed(model, train_tokens_per_s=1000.0, gen_tokens_per_s=100.0, probe_s=0.1)
+
+    monkeypatch.setattr(study_plan, "measure_speed", probe)
+    monkeypatch.setattr(study_plan, "mean_sample_tokens", lambda roles, model: 300.0)
+    cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
+    cfg.toolworld, cfg.benchmarks = str(world), ("toolworld-id:static", "toolworld-id:realtime")
+    lines = []
+    run_study(cfg, say=lines.append, train_fn=_fake_train, evaluate_fn=_fake_evaluate(world), resolve_fn=lambda m: m)
+    plan = json.loads((tmp_path / "study/plan.json").read_text())
+    assert plan["cells"] == 2 and plan["to_train"] == 2 and plan["to_evaluate"] == 4 and plan["tasks_per_benchmark"] == 4
+    # 2 static × 4 calls + 2 real-time × 4 tasks × 5 calls, 40 tokens each at 100 tokens/s, + 3 s per evaluation
+    assert plan["model_calls"] == 48 and plan["estimate_s"]["evaluate"] == round(48 * 40 / 100 + 4 * 3)
+    assert plan["speed"]["source"] == "probe" and probes == ["tiny-test"]
+    text = "\n".join(lines)
+    assert text.index("2 methods × 1 seeds = 2 runs") < text.index("[1/2] ")   # the plan comes first
+    assert "estimated duration: ~" in text
+    assert json.loads((tmp_path / "study/timings.json").read_text())["estimated_s"] == plan["estimate_s"]["total"]
+    lines.clear()
+    run_study(cfg, say=lines.append, train_fn=_fake_train, evaluate_fn=_fake_evaluate(world), resolve_fn=lambda m: m)
+    assert probes == ["tiny-test"]                                                  # nothing left: no probe
+    assert any("everything is reused" in line for line in lines)

@@ -229,12 +229,13 @@ def test_ablation_grid_reuses_finished_work_and_records_failures(tmp_path):
         ("single_llm-s0", "evaluate", "toolworld-id-realtime"), ("single_llm-s1", "evaluate", "toolworld-id-realtime")]
     assert "agent crashed" in res.failures[0]["error"]
     tidy = load_tidy(res.paths["parquet"])
-    assert list(tidy.columns) == list(TIDY_COLUMNS) and len(tidy) == 12        # 6 evaluations x 2 numeric metrics
+    assert list(tidy.columns) == [*TIDY_COLUMNS, "config"] and len(tidy) == 12  # 6 evaluations x 2 numeric metrics
+    assert tidy["config"].isna().all()                                          # the stand-in wrote no config.json
     assert set(tidy["metric"]) == {"plan_em", "hallu_rate"}                   # nested counts left out
     merged = tidy[(tidy.method == "alpha_umi_merge") & (tidy.metric == "plan_em")
                   & (tidy.benchmark == "toolworld-id-static")]
     assert merged["value"].round(6).tolist() == [0.7, 0.71]
-    assert load_tidy(res.paths["csv"]).equals(tidy)
+    assert load_tidy(res.paths["csv"]).drop(columns="config").equals(tidy.drop(columns="config"))
     assert "70.5$\\pm$0.7" in res.paths["table_latex"].read_text()                  # no item scores: no bold
     loss = [k for k in res.paths if k.startswith("loss_single_llm-s0-")]
     assert res.paths["bars_toolworld-id-static"].is_file() and res.paths[loss[0]].is_file()
@@ -253,12 +254,47 @@ def test_ablation_failed_training_is_counted_and_config_is_validated(tmp_path):
     res = run_ablation(cfg, train_fn=_fake_train([]), evaluate_fn=_fake_eval([]), say=lambda s: None)
     assert res.counts["failed_runs"] == 1 and res.tidy.empty
     assert res.failures[0]["stage"] == "train" and "out of memory" in res.failures[0]["error"]
-    assert pd.read_csv(res.paths["csv"]).columns.tolist() == list(TIDY_COLUMNS)
+    assert pd.read_csv(res.paths["csv"]).columns.tolist() == [*TIDY_COLUMNS, "config"]
     with pytest.raises(DataError, match="unknown method 'gpt'"):
         AblationConfig(methods=("gpt",))
     with pytest.raises(DataError, match="expected BENCHMARK"):
         EvalSpec.parse("tw:live")
     assert train_config(cfg, "alpha_umi_merge", 3).init == "merge"
+
+
+def test_ablation_evaluates_again_when_the_settings_differ(tmp_path):
+    """Issue 11.1: a finished evaluation is reused only with the grid's settings (limit, smoke, decoding), read
+    from its config.json; each cell's config lands in the tidy table's ``config`` column."""
+    evals = []
+
+    def evaluate(run_dir, spec, **kwargs):
+        evals.append(kwargs.get("limit"))
+        folder = run_dir / "eval" / spec.name
+        write_json(folder / "config.json", {"limit": kwargs.get("limit"), "smoke": False, "decoding": "greedy"})
+        write_json(folder / "metrics.json", {"plan_em": 0.5})
+
+    def grid(limit):
+        cfg = AblationConfig(data="roles", out=str(tmp_path), methods=("single_llm",), seeds=(0,), evals=("tw",),
+                             eval_overrides={"limit": limit})
+        return run_ablation(cfg, train_fn=_fake_train([]), evaluate_fn=evaluate, say=lambda s: None)
+
+    first = grid(5)
+    assert json.loads(first.tidy["config"][0])["limit"] == 5
+    assert grid(5).counts["reused_evals"] == 1 and evals == [5]
+    again = grid(8)
+    assert again.counts["evaluated"] == 1 and evals == [5, 8] and json.loads(again.tidy["config"][0])["limit"] == 8
+
+
+def test_ablation_report_refuses_mixed_settings_unless_allowed(tmp_path):
+    from umi_lab.ablation_report import write_report
+
+    rows = [("a", "alpha_umi", 0, "tw", "plan_em", 0.5, '{"run": {"lr": 1}}'),
+            ("b", "single_llm", 0, "tw", "plan_em", 0.4, '{"run": {"lr": 2}}')]
+    tidy = pd.DataFrame(rows, columns=[*TIDY_COLUMNS, "config"])
+    with pytest.raises(DataError, match="run.lr"):
+        write_report(tidy, tmp_path)
+    paths = write_report(tidy, tmp_path, allow_mixed=True)
+    assert "Mixed settings: run.lr" in paths["table_markdown"].read_text()
 
 
 def test_default_columns_are_known_metrics_only():

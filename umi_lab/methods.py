@@ -212,3 +212,68 @@ register(Method("alpha_umi_merge", "α-UMi (init=merge)",
                 (RoleJob(1, "backbone"), *(RoleJob(2, r, "merge") for r in _STAGE2)), _ROLES,
                 latex_label=r"$\alpha$-UMi (init=merge)", order=50, variants={"copy": "alpha_umi"},
                 description="GLPFT with stage 1 merged into the base and fresh stage-2 adapters"))
+
+
+# ---------------------------------------------------------------- untrained (zero-shot) rows
+
+
+@dataclass(frozen=True)
+class ZeroShotMethod:
+    """A row of the ablation that trains nothing: the base model serves every role through one prompt
+    (Single-LLM format; its own chat template when the tokenizer has one, ``chat_template=None``).
+    Kept apart from the trained methods: ``method_names()`` lists only those; ``is_zero_shot`` and
+    ``zero_shot_names`` know these.
+
+    >>> get_zero_shot("zero_shot").agent
+    'backbone'
+    """
+
+    name: str
+    label: str
+    latex_label: str | None = None
+    order: int = 5
+    description: str = ""
+    chat_template: bool | None = None
+    agent: str = "backbone"
+
+    def latex(self) -> str:
+        """The label for LaTeX tables."""
+        return self.latex_label or self.label
+
+
+_ZERO_SHOT: dict[str, ZeroShotMethod] = {}
+
+
+def register_zero_shot(method: ZeroShotMethod, *, replace: bool = False) -> ZeroShotMethod:
+    """Add an untrained row. Example: ``register_zero_shot(ZeroShotMethod("zs_plain", "plain", chat_template=False))``."""
+    if (method.name in _ZERO_SHOT or method.name in _REGISTRY) and not replace:
+        raise DataError(f"method {method.name!r} is already registered", field="method")
+    _ZERO_SHOT[method.name] = method
+    return method
+
+
+def is_zero_shot(name: str) -> bool:
+    """Whether ``name`` is an untrained (zero-shot) row. ``is_zero_shot("alpha_umi")`` is False."""
+    return isinstance(name, str) and name in _ZERO_SHOT
+
+
+def get_zero_shot(name: str) -> ZeroShotMethod:
+    """The untrained row ``name``; ``DataError`` naming the known ones otherwise."""
+    if not is_zero_shot(name):
+        raise DataError(f"unknown zero-shot method {name!r}; expected one of {', '.join(_ZERO_SHOT)}", field="method")
+    return _ZERO_SHOT[name]
+
+
+def zero_shot_names() -> tuple[str, ...]:
+    """Registered untrained rows in table order. Example: ``"zero_shot" in zero_shot_names()``."""
+    return tuple(sorted(_ZERO_SHOT, key=lambda n: (_ZERO_SHOT[n].order, n)))
+
+
+def grid_method_names() -> tuple[str, ...]:
+    """Every name an ablation grid accepts: the untrained rows, then the trained methods."""
+    return zero_shot_names() + method_names()
+
+
+register_zero_shot(ZeroShotMethod("zero_shot", "Zero-shot (untrained)", order=5,
+                                  description="the base model untrained, prompted through its chat template "
+                                              "(a floor for a tiny model, a baseline for an instruct model)"))

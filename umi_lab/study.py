@@ -18,7 +18,6 @@ per role, one seed, two methods, a handful of test tasks.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,10 +28,10 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_records, write_json
-from umi_lab.methods import method_names
+from umi_lab.methods import grid_method_names, method_names
 from umi_lab.tables import PAPER_METRICS
 
-STAGES = ("data", "backbone", "ablation", "report", "replay")
+STAGES = ("data", "backbone", "plan", "ablation", "report", "replay")
 
 
 @dataclass
@@ -59,6 +58,8 @@ class StudyConfig:
     schedule: str = "tiny"
     extra_train: dict[str, Any] = field(default_factory=lambda: {
         "max_dialogues": 72, "max_length": 1280, "prompt_style": {"compact_docs": True}})
+    fractions: tuple[float, ...] = ()  # data scaling: shares of the training dialogues (empty: no sweep)
+    probe: bool = True  # measure the model's speed for the plan's estimate
 
     @classmethod
     def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:
@@ -122,8 +123,8 @@ def prepare_data(cfg: StudyConfig, out: Path, say: Callable[[str], None] = print
             sizes[p.name] = len(records)
     roles = out / "data" / "roles"
     if not any(roles.glob("train_*.json")):
+        from umi_lab.protocol.dialogue import load_dialogues
         from umi_lab.splitting import ROLE_SETS, split_roles
-        from umi_lab.trajectory import load_dialogues
 
         split = split_roles(load_dialogues(world / "train.json"), family="toolbench")
         for role in ROLE_SETS:
@@ -149,13 +150,9 @@ def _benchmarks(cfg: StudyConfig, say) -> tuple[str, ...]:
     benchmarks = list(cfg.benchmarks)
     if cfg.gsm8k:
         root = data_root()
-        known = ()
-        try:
-            from umi_lab import evaluate
+        from umi_lab.evaluation import BENCHMARKS
 
-            known = tuple(getattr(evaluate, "BENCHMARKS", ()))
-        except ImportError:
-            pass
+        known = tuple(BENCHMARKS)
         if root is not None and (root / "gsm8k" / "test.jsonl").is_file() and "gsm8k" in known:
             benchmarks.append("gsm8k:realtime")
         else:
@@ -172,7 +169,7 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
 
     Example: ``run_study(StudyConfig.preset(smoke=True, out="runs/smoke")).outputs["table_markdown"]``.
     """
-    from umi_lab.ablation import AblationConfig, run_ablation, write_report
+    from umi_lab.ablation import AblationConfig, report_grid, run_ablation
     from umi_lab.backbone import resolve_model
 
     out = Path(cfg.out)
@@ -196,8 +193,9 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         data=data["roles"] if any(Path(data["roles"]).glob("train_*.json")) else data["toolworld"],
         out=str(out / "ablation"), model=cfg.model, methods=cfg.methods, seeds=cfg.seeds,
         evals=_benchmarks(cfg, say), smoke=cfg.smoke, train_overrides={"schedule": cfg.schedule, **cfg.extra_train},
-        eval_overrides={"limit": cfg.eval_limit} if cfg.eval_limit else {})
-    result = stages.run(3, "ablation", lambda: run_ablation(abl_cfg, say=say, train_fn=train_fn, evaluate_fn=evaluate_fn))
+        eval_overrides={"limit": cfg.eval_limit} if cfg.eval_limit else {}, fractions=cfg.fractions)
+    plan = stages.run(3, "plan", lambda: study_plan(cfg, abl_cfg, data, say))
+    result = stages.run(4, "ablation", lambda: run_ablation(abl_cfg, say=say, train_fn=train_fn, evaluate_fn=evaluate_fn))
     outputs.update({"results_csv": result.paths["csv"], "results_parquet": result.paths["parquet"],
                     "failures": result.paths["failures"]})
 
@@ -205,13 +203,12 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         if result.tidy.empty:
             say("  no results to report (every run or evaluation failed; see failures.json)")
             return {}
-        paths = write_report(result.tidy, out, run_dirs=[abl_cfg.run_dir(m, cfg.seeds[0]) for m in cfg.methods],
-                             metrics=PAPER_METRICS)
-        paths.update(_decision_plot(abl_cfg, out))
+        paths = report_grid(abl_cfg, result.tidy, out, result.grid, say=say, metrics=PAPER_METRICS)
+        paths.update(_decision_plot(abl_cfg, result.grid, out))
         say((out / "tables" / "table.md").read_text())
         return paths
 
-    outputs.update(stages.run(4, "report", report))
+    outputs.update(stages.run(5, "report", report))
 
     def replay():
         from umi_lab.replay import export_replay_html
@@ -220,8 +217,9 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         if not realtime:
             return {}
         spec = realtime[0]
-        files = [abl_cfg.run_dir(m, cfg.seeds[0]) / "eval" / spec.name / "trajectories.jsonl"
-                 for m in ("alpha_umi", "single_llm", *cfg.methods) if m in cfg.methods]
+        runs = _top_runs(abl_cfg, result.grid)
+        files = [runs[m][0] / "eval" / spec.name / "trajectories.jsonl"
+                 for m in ("alpha_umi", "single_llm", *cfg.methods) if m in runs]
         files = [f for f in dict.fromkeys(files) if f.is_file()][:2]
         if not files:
             say("  no recorded trajectories to replay")
@@ -230,8 +228,13 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         return {"replay_html": export_replay_html(files, out / "replay.html", gold=gold,
                                                   title=f"umi-lab study: {spec.name}")}
 
-    outputs.update(stages.run(5, "replay", replay))
+    outputs.update(stages.run(6, "replay", replay))
     outputs["timings"] = out / "timings.json"
+    if "estimate_s" in plan:
+        stages.timings["estimated_s"] = plan["estimate_s"]["total"]
+        write_json(out / "timings.json", stages.timings)
+        say(f"  estimated ~{plan['estimate_s']['total']} s for training + evaluation, measured "
+            f"{stages.timings['ablation']:.0f} s (ablation stage)")
     say("\n=== outputs ===")
     for key, path in outputs.items():
         say(f"  {key:28s} {path}")
@@ -240,7 +243,17 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
     return StudyResult(out, outputs, stages.timings, result.failures)
 
 
-def _decision_plot(abl_cfg, out: Path) -> dict[str, Path]:
+def _top_runs(abl_cfg, grid) -> dict[str, list[Path]]:
+    """Method → its run folders at the largest training fraction (every seed), in grid order."""
+    top = max(abl_cfg.fractions) if abl_cfg.fractions else None
+    runs: dict[str, list[Path]] = {}
+    for method, _seed, fraction, run_dir in grid:
+        if fraction == top or fraction is None:
+            runs.setdefault(method, []).append(Path(run_dir))
+    return runs
+
+
+def _decision_plot(abl_cfg, grid, out: Path) -> dict[str, Path]:
     from umi_lab.plots import decision_counts, plot_decision_breakdown
     from umi_lab.protocol.dialogue import load_trajectories
 
@@ -248,10 +261,10 @@ def _decision_plot(abl_cfg, out: Path) -> dict[str, Path]:
     for spec in abl_cfg.evals:
         if spec.mode != "realtime":
             continue
-        for method in abl_cfg.methods:
+        for method, run_dirs in _top_runs(abl_cfg, grid).items():
             trajs = []
-            for seed in abl_cfg.seeds:
-                path = abl_cfg.run_dir(method, seed) / "eval" / spec.name / "trajectories.jsonl"
+            for run_dir in run_dirs:
+                path = run_dir / "eval" / spec.name / "trajectories.jsonl"
                 if path.is_file():
                     trajs += load_trajectories(path)
             if trajs:
@@ -261,6 +274,25 @@ def _decision_plot(abl_cfg, out: Path) -> dict[str, Path]:
             counts.to_csv(out / "tables" / f"decisions_{spec.name}.csv", index=False)
             return {"decisions": plot_decision_breakdown(counts, out / "plots" / f"decisions_{spec.name}")[0]}
     return {}
+
+
+def study_plan(cfg: StudyConfig, abl_cfg, data: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    """Print and write (``OUT/plan.json``) what the study will run and how long it should take, from the
+    model's speed measured here by a few-second probe (``study_plan.measure_speed``; ``probe=False`` skips it
+    and the estimate). Nothing is refused. Example: ``study_plan(cfg, abl_cfg, data, print)["estimate_s"]``."""
+    from umi_lab.study_plan import mean_sample_tokens, measure_speed, pending_work, plan_grid, plan_text
+
+    speed, mean_tokens = None, 512.0
+    if cfg.probe and any(pending_work(abl_cfg)):
+        try:
+            speed = measure_speed(cfg.model)
+            mean_tokens = mean_sample_tokens(data["roles"], cfg.model)
+        except Exception as e:  # an estimate is a courtesy: the study runs without one
+            say(f"  speed probe failed ({type(e).__name__}: {e}); no estimate")
+    plan = plan_grid(abl_cfg, data.get("role_sizes", {}), data.get("sizes", {}).get("train.json"), mean_tokens, speed)
+    write_json(Path(cfg.out) / "plan.json", plan)
+    say(plan_text(plan))
+    return plan
 
 
 def _cmd(args: argparse.Namespace) -> int:
@@ -284,7 +316,12 @@ def _cmd(args: argparse.Namespace) -> int:
         cfg.gsm8k = True
     if args.toolworld:
         cfg.toolworld = args.toolworld
-    print(f"study ({'smoke' if smoke else 'full'}): {json.dumps(asdict(cfg))}", file=sys.stderr)
+    if args.fractions:
+        cfg.fractions = tuple(args.fractions)
+    if args.no_probe:
+        cfg.probe = False
+    print(f"study ({'smoke' if smoke else 'full'}) into {cfg.out}; settings in {cfg.out}/study_config.json",
+          file=sys.stderr)
     result = run_study(cfg)
     return 1 if result.failures else 0
 
@@ -295,16 +332,32 @@ def add_cli(subparsers) -> None:
 
     p = subparsers.add_parser("study", help="the whole study on the embedded default (data, training, "
                                             "evaluation, table, plots, replay)")
-    p.add_argument("--smoke", action="store_true", help="small and fast (also UMI_LAB_SMOKE=1)")
-    p.add_argument("--out", help="output folder (default runs/study, or runs/study-smoke)")
-    p.add_argument("--seeds", nargs="+", type=non_negative_int)
-    p.add_argument("--methods", nargs="+")
-    p.add_argument("--limit", type=positive_int, help="evaluate at most this many tasks per benchmark")
-    p.add_argument("--model", help="backbone: 'tiny' (default), 'tiny-test', 'smollm2-135m' (chat template), "
-                                         "a hub id or a local folder")
-    p.add_argument("--max-dialogues", "--max-samples", dest="max_dialogues", type=non_negative_int,
-                   help="training dialogues drawn (seeded, the same for every method; 0 = all)")
-    p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data)")
+    full, smoke = StudyConfig(), StudyConfig.preset(smoke=True)
+    p.add_argument("--smoke", action="store_true", help="small and fast, ≤ 3 min on 2 cores (also UMI_LAB_SMOKE=1)")
+    p.add_argument("--out", help="output folder (default: runs/study; runs/study-smoke with --smoke); a second "
+                                 "study into the same folder reuses the runs and evaluations that match")
+    p.add_argument("--seeds", nargs="+", type=non_negative_int, metavar="SEED",
+                   help=f"training seeds (default: {' '.join(map(str, full.seeds))}; "
+                        f"--smoke: {' '.join(map(str, smoke.seeds))})")
+    p.add_argument("--methods", nargs="+", choices=list(grid_method_names()), metavar="METHOD",
+                   help=f"methods: {', '.join(grid_method_names())}; 'zero_shot' adds the untrained model as a "
+                        f"row (default: {' '.join(full.methods)}; --smoke: {' '.join(smoke.methods)})")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help=f"test tasks per benchmark: real time runs N tasks; static scores the first N static "
+                        f"samples (planner decisions), as 'evaluate --limit' (default: {full.eval_limit}; "
+                        f"--smoke: {smoke.eval_limit})")
+    p.add_argument("--model", help=f"backbone: 'tiny', 'tiny-test', 'smollm2-135m' (chat template), a hub id or a "
+                                   f"local folder (default: {full.model}; --smoke: {smoke.model})")
+    p.add_argument("--max-dialogues", "--max-samples", dest="max_dialogues", type=non_negative_int, metavar="N",
+                   help=f"training dialogues drawn (seeded, the same for every method; 0 = all; default: "
+                        f"{full.extra_train['max_dialogues']}; --smoke: 4)")
+    p.add_argument("--fractions", nargs="+", type=float, metavar="F",
+                   help="data scaling: train every method on these shares of the drawn dialogues, e.g. 0.25 0.5 1 "
+                        "(the table shows the largest; plots/scaling_* the curves; default: no sweep)")
+    p.add_argument("--gsm8k", action="store_true", help="also evaluate GSM8K with the calculator (shared data; "
+                                                        "default: off)")
     p.add_argument("--toolworld", help="ToolWorld data folder with its manifest.json (default: $UMI_LAB_TOOLWORLD, "
                                        "else the default data set, generated once into the cache)")
+    p.add_argument("--no-probe", action="store_true",
+                   help="skip the few-second speed probe (and so the plan's duration estimate)")
     p.set_defaults(func=_cmd)
