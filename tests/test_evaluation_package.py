@@ -350,3 +350,31 @@ def test_import_run_end_to_end(tmp_path, capsys):
 
         import_run(tmp_path / "y", backbone=str(adapter))
 
+
+
+def test_the_ablation_reads_the_folder_of_its_own_settings(tmp_path):
+    """A grid whose readable eval folder holds another limit: the evaluation goes to its own folder (as
+    ``evaluate_run`` does) and the table shows that folder's numbers, never the stale ones."""
+    from umi_lab.ablation import AblationConfig, run_ablation
+
+    def train(config):
+        run = Path(config.out)
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "status").write_text("done\n")
+        return run
+
+    def stale_then_evaluate(run_dir, spec, **kwargs):
+        plain = run_dir / "eval" / spec.name
+        own = plain.with_name(plain.name + "-0123abcd")
+        write_json(own / "metrics.json", {"plan_em": 0.9, "limit": kwargs.get("limit")})
+        return {"plan_em": 0.9, "eval_dir": str(own)}
+
+    cfg = AblationConfig(data="roles", out=str(tmp_path / "abl"), methods=("single_llm",), seeds=(0,),
+                         evals=("toolworld-id:static",), eval_overrides={"limit": 7})
+    run_dir = cfg.run_dir("single_llm", 0)
+    write_json(run_dir / "eval" / "toolworld-id-static" / "metrics.json", {"plan_em": 0.1})
+    write_json(run_dir / "eval" / "toolworld-id-static" / "config.json", {"limit": 3, "smoke": False})
+    res = run_ablation(cfg, train_fn=train, evaluate_fn=stale_then_evaluate, say=lambda s: None)
+    assert res.tidy.loc[res.tidy.metric == "plan_em", "value"].tolist() == [0.9]
+    got = [p for (r, name), p in res.eval_dirs.items() if name == "toolworld-id-static"]
+    assert [p.name for p in got] == ["toolworld-id-static-0123abcd"]

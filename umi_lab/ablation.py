@@ -168,6 +168,7 @@ class AblationResult:
     paths: dict[str, Path]
     timings: dict[str, float]
     grid: list[tuple[str, int, float | None, Path]] = field(default_factory=list)  # (method, seed, fraction, run)
+    eval_dirs: dict[tuple[str, str], Path] = field(default_factory=dict)  # (run folder, eval name) → its folder
 
 
 def train_config(cfg: AblationConfig, method: str, seed: int, *, with_out: bool = True,
@@ -274,6 +275,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
     cells = cfg.cells()
     run_dirs: list[Path] = []
     grid: list[tuple[str, int, float | None, Path]] = []
+    eval_dirs: dict[tuple[str, str], Path] = {}
     for i, (method, seed, fraction) in enumerate(cells, 1):
         run_dir = cfg.run_dir(method, seed, fraction)
         run = run_dir.name
@@ -299,7 +301,9 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                 if stale != "absent":
                     say(f"  {spec.name}: evaluated again (the finished one differs: {stale})")
                 try:
-                    evaluate_fn(run_dir, spec, **({"smoke": True} if cfg.smoke else {}), **cfg.eval_overrides)
+                    got = evaluate_fn(run_dir, spec, **({"smoke": True} if cfg.smoke else {}), **cfg.eval_overrides)
+                    if isinstance(got, dict) and got.get("eval_dir"):  # other settings live in their own folder
+                        eval_dir = Path(got["eval_dir"])
                     if not (eval_dir / "metrics.json").is_file():
                         raise DataError("evaluation wrote no metrics.json", file=str(eval_dir / "metrics.json"))
                     counts["evaluated"] += 1
@@ -308,7 +312,8 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                     _failure(failures, say, run=run, method=method, seed=seed, stage="evaluate",
                              benchmark=spec.name, error=e)
                     continue
-            metrics = RunDir(run_dir).eval_metrics(spec.benchmark, spec.mode)
+            metrics = read_json(eval_dir / "metrics.json")
+            eval_dirs[(str(run_dir), spec.name)] = eval_dir
             new = metric_rows(metrics, run=run, method=method, seed=seed, benchmark=spec.name,
                               config=eval_config(eval_dir), fraction=fraction)
             rows += new
@@ -325,7 +330,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
     say(f"ablation: {counts['trained']} trained, {counts['reused_runs']} reused, {counts['evaluated']} evaluations, "
         f"{counts['reused_evals']} reused, {counts['failed_runs']} failed runs, {counts['failed_evals']} failed "
         f"evaluations; table {paths['csv']}")
-    return AblationResult(tidy, failures, counts, paths, timings, grid)
+    return AblationResult(tidy, failures, counts, paths, timings, grid, eval_dirs)
 
 
 def report_grid(cfg: AblationConfig, tidy: pd.DataFrame, out: Path, grid: Sequence[tuple], *,
