@@ -378,3 +378,38 @@ def test_the_ablation_reads_the_folder_of_its_own_settings(tmp_path):
     assert res.tidy.loc[res.tidy.metric == "plan_em", "value"].tolist() == [0.9]
     got = [p for (r, name), p in res.eval_dirs.items() if name == "toolworld-id-static"]
     assert [p.name for p in got] == ["toolworld-id-static-0123abcd"]
+
+
+def test_the_ablation_report_takes_item_scores_from_the_folders_it_read(tmp_path):
+    from umi_lab.ablation import AblationConfig, run_ablation
+    from umi_lab.ablation_report import grid_items
+    from umi_lab.io import write_jsonl
+
+    def train(config):
+        run = Path(config.out)
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / "config.json", {"method": "single_llm", "seed": 0})
+        (run / "status").write_text("done\n")
+        return run
+
+    def trajectories(folder, n, outcome):
+        task = {"tools": [TOY_DOC], "instruction": "echo x", "conversations": [{"from": "user", "value": "echo x"}]}
+        write_jsonl(folder / "trajectories.jsonl", [{"task_id": f"t{i}", "method": "single_llm", "dialogue": task,
+                                                     "steps": [], "outcome": outcome} for i in range(n)])
+
+    def evaluate(run_dir, spec, **kwargs):
+        own = run_dir / "eval" / (spec.name + "-0123abcd")
+        write_json(own / "metrics.json", {"give_up_rate": 0.0, "limit": kwargs.get("limit")})
+        trajectories(own, 3, "conclusion")
+        return {"eval_dir": str(own)}
+
+    cfg = AblationConfig(data="roles", out=str(tmp_path / "abl"), methods=("single_llm",), seeds=(0,),
+                         evals=("toolworld-id:realtime",), eval_overrides={"limit": 3})
+    plain = cfg.run_dir("single_llm", 0) / "eval" / "toolworld-id-realtime"
+    write_json(plain / "metrics.json", {"give_up_rate": 1.0})
+    write_json(plain / "config.json", {"limit": 2, "smoke": False})
+    trajectories(plain, 2, "give_up")  # another limit's stale results
+    res = run_ablation(cfg, train_fn=train, evaluate_fn=evaluate, say=lambda s: None, report=False)
+    items, floors = grid_items(res.tidy, [d for *_, d in res.grid], res.eval_dirs)
+    assert set(items["benchmark"]) == {"toolworld-id-realtime"} and sorted(set(items["item_id"])) == ["t0", "t1", "t2"]
+    assert set(floors["benchmark"]) == {"toolworld-id-realtime"}

@@ -326,7 +326,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                           meta={"config": _config_dict(cfg), "counts": counts, "timings": timings,
                                 "runs": [d.name for d in run_dirs]})
     if report and not tidy.empty:
-        paths.update(report_grid(cfg, tidy, out, grid, say=say))
+        paths.update(report_grid(cfg, tidy, out, grid, say=say, eval_dirs=eval_dirs))
     say(f"ablation: {counts['trained']} trained, {counts['reused_runs']} reused, {counts['evaluated']} evaluations, "
         f"{counts['reused_evals']} reused, {counts['failed_runs']} failed runs, {counts['failed_evals']} failed "
         f"evaluations; table {paths['csv']}")
@@ -334,7 +334,8 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
 
 
 def report_grid(cfg: AblationConfig, tidy: pd.DataFrame, out: Path, grid: Sequence[tuple], *,
-                say: Callable[[str], None] = print, metrics: Sequence[str] = PAPER_METRICS) -> dict[str, Any]:
+                say: Callable[[str], None] = print, metrics: Sequence[str] = PAPER_METRICS,
+                eval_dirs: dict[tuple[str, str], Path] | None = None) -> dict[str, Any]:
     """The grid's report (``ablation_report.write_report``): statistics from the runs' item scores, floors,
     loss curves of the first seed's runs; ``grid`` holds ``(method, seed, fraction, run_dir)``. Untrained rows mix settings by design: the table is told so."""
     mixed = cfg.allow_mixed or any(is_zero_shot(m) for m in cfg.methods)
@@ -343,7 +344,8 @@ def report_grid(cfg: AblationConfig, tidy: pd.DataFrame, out: Path, grid: Sequen
             "tables/table_configs.json)")
     top = max(cfg.fractions) if cfg.fractions else None
     loss = [d for m, s, f, d in grid if s == cfg.seeds[0] and f == top and not is_zero_shot(m)]
-    return write_report(tidy, out, run_dirs=[d for *_, d in grid], metrics=metrics, allow_mixed=mixed, loss_runs=loss)
+    return write_report(tidy, out, run_dirs=[d for *_, d in grid], metrics=metrics, allow_mixed=mixed, loss_runs=loss,
+                        eval_dirs=eval_dirs)
 
 
 def _config_dict(cfg: AblationConfig) -> dict[str, Any]:

@@ -203,7 +203,8 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         if result.tidy.empty:
             say("  no results to report (every run or evaluation failed; see failures.json)")
             return {}
-        paths = report_grid(abl_cfg, result.tidy, out, result.grid, say=say, metrics=PAPER_METRICS)
+        paths = report_grid(abl_cfg, result.tidy, out, result.grid, say=say, metrics=PAPER_METRICS,
+                            eval_dirs=result.eval_dirs)
         paths.update(_decision_plot(abl_cfg, result.grid, out, result))
         say((out / "tables" / "table.md").read_text())
         return paths
