@@ -8,7 +8,7 @@ import pytest
 
 from umi_lab.cli import main
 from umi_lab.errors import DataError
-from umi_lab.evaluate import (
+from umi_lab.evaluation import (
     EvalSettings,
     backbone_history,
     backbone_prediction,

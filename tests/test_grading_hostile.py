@@ -162,4 +162,10 @@ def test_cli_detects_keys_and_rejects_bad_settings(tmp_path, capsys):
     assert main(["grade-answers", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["pred_key"], out["gold_key"], out["correct"], out["n"]) == ("pred", "gt", 1, 2)
-    assert main(["grade-answers", str(path), "--timeout", "nan"]) != 0
+    for flag, value in (("--timeout", "nan"), ("--timeout", "0"), ("--timeout", "inf"), ("--rel-tol", "-1"),
+                        ("--rel-tol", "nan"), ("--rel-tol", "1e999")):   # usage errors, before any grading
+        with pytest.raises(SystemExit) as e:
+            main(["grade-answers", str(path), flag, value])
+        assert e.value.code == 2 and "expected a finite number" in capsys.readouterr().err
+    assert main(["grade-answers", str(path), "--rel-tol", "0"]) == 0      # 0: exact numbers
+    assert json.loads(capsys.readouterr().out)["correct"] == 1

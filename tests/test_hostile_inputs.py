@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from umi_lab import io as uio
 from umi_lab.cli import _describe, main
 from umi_lab.errors import DataError
+from umi_lab.protocol.dialogue import Dialogue, Turn
 from umi_lab.tools import sandbox
 from umi_lab.tools.cache_replay import CacheReplayRegistry, normalise_arguments
 from umi_lab.tools.calculator import CalculatorRegistry
@@ -26,7 +27,6 @@ from umi_lab.tools.registry import (
     parse_arguments,
 )
 from umi_lab.toolworld.success import dialogue_calls
-from umi_lab.trajectory import Dialogue, Turn
 
 DEEP = "[" * 100_000
 DEEP_OBJ = '{"a":' * 100_000

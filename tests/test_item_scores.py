@@ -15,9 +15,15 @@ from umi_lab.item_scores import (
     run_items,
     static_floors,
 )
+from umi_lab.protocol.dialogue import (
+    Dialogue,
+    RecordedTrajectory,
+    StepRecord,
+    load_dialogues,
+    save_trajectories,
+)
 from umi_lab.static_eval import F1_EPS, evaluate_predictions, static_samples
 from umi_lab.summary import summarize
-from umi_lab.trajectory import Dialogue, RecordedTrajectory, StepRecord, load_dialogues, save_trajectories
 
 GOLD = Path(__file__).resolve().parent.parent / "data" / "toolworld" / "test_in_domain.json"
 

@@ -65,7 +65,7 @@ def toy():
 
 
 def test_toy_method_trains_serves_and_evaluates(toy, shared_data, tmp_path):
-    from umi_lab.evaluate import evaluate_run
+    from umi_lab.evaluation import evaluate_run
     from umi_lab.serving import RoleModels
     from umi_lab.training import train
 
@@ -83,3 +83,36 @@ def test_toy_method_trains_serves_and_evaluates(toy, shared_data, tmp_path):
                                "backbone": "backbone"}
     metrics = evaluate_run(run, "toolbench-ood", "static", smoke=True, limit=2)
     assert metrics["n_items"] == 2 and (run / "eval" / "toolbench-ood-static" / "metrics.json").is_file()
+
+
+def test_registered_method_is_tabulated_with_its_label_and_order():
+    import pandas as pd
+
+    from umi_lab.agent import MultiLLMAgent, SingleLLMAgent, make_agent
+    from umi_lab.methods import REFERENCE, default_method, ordered
+    from umi_lab.tables import method_label, to_latex, to_markdown
+
+    toy = Method("toy_between", "Toy ⟨between⟩", (RoleJob(1, "multitask"),),
+                 dict.fromkeys(("planner", "caller", "summarizer"), "multitask"), agent="multitask",
+                 latex_label=r"\textsc{Toy}", order=35)
+    register(toy)
+    try:
+        tidy = pd.DataFrame({"run": ["a", "t", "s"], "method": [REFERENCE, "toy_between", "single_llm"],
+                             "seed": 0, "benchmark": "b", "metric": "plan_em", "value": [0.5, 0.4, 0.3]})
+        md = to_markdown(tidy)
+        rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ") and "Method" not in line]
+        assert rows == ["Single-LLM", "Toy ⟨between⟩", "α-UMi"]           # order 10 < 35 < 40
+        assert r"\textsc{Toy} &" in to_latex(tidy) and method_label("toy_between") == "Toy ⟨between⟩"
+        assert ordered(["x", "alpha_umi", "toy_between"]) == ["toy_between", "alpha_umi", "x"]
+
+        class Models:
+            method = "toy_between"
+
+        agent = make_agent(Models())
+        assert isinstance(agent, SingleLLMAgent) and agent.mode == "multitask" and agent.method == "toy_between"
+        Models.method = "multi_llm_one_stage"
+        assert type(make_agent(Models())) is MultiLLMAgent
+        assert default_method("backbone") == "single_llm" and default_method("multitask") == "single_llm_multitask"
+    finally:
+        unregister("toy_between")
+    assert method_label("toy_between") == "toy_between"

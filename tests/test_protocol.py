@@ -246,7 +246,7 @@ def test_issue15_backbone_official_cases():
 
 def test_static_decoding_budget_is_official():
     """Defect 6: 512 new tokens by default (the official static and real-time budget), not 256."""
-    from umi_lab.evaluate import EvalSettings
+    from umi_lab.evaluation import EvalSettings
 
     assert GenerationSettings().max_new_tokens == 512
     assert EvalSettings().generation.max_new_tokens == 512

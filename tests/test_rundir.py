@@ -110,3 +110,31 @@ def test_loading_a_run_for_inference_does_not_import_trl(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_every_rank_saves_a_role_and_rank0_publishes_it(tmp_path, monkeypatch):
+    """Sharded weights (FSDP2 / ZeRO-3) are gathered only when every rank calls ``trainer.save_model``; rank 0
+    alone writes, then renames the staging folder into place (no ``training_args.bin``, no checkpoints left)."""
+    from umi_lab.training.run import _save_role
+
+    run = RunDir(tmp_path / "run")
+    calls = []
+
+    class Trainer:
+        def save_model(self, out):
+            calls.append(os.environ["RANK"])
+            if os.environ["RANK"] == "0":
+                Path(out).mkdir(parents=True)
+                (Path(out) / "adapter_model.safetensors").write_bytes(b"w")
+                (Path(out) / "training_args.bin").write_bytes(b"x")
+
+    run.role_staging("planner").mkdir(parents=True)        # left by a run killed while saving
+    monkeypatch.setenv("RANK", "1")
+    _save_role(run, Trainer(), "planner", True)
+    assert calls == ["1"] and not run.role_output("planner").exists()
+    monkeypatch.setenv("RANK", "0")
+    run.work_dir("planner").mkdir(parents=True)
+    _save_role(run, Trainer(), "planner", True)
+    assert calls == ["1", "0"]
+    assert sorted(p.name for p in run.role_output("planner").iterdir()) == ["adapter_model.safetensors"]
+    assert not run.role_staging("planner").exists() and not run.work_dir("planner").exists()

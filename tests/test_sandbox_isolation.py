@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from umi_lab.tools import sandbox
+from umi_lab.tools import sandbox, supervise
 from umi_lab.tools.sandbox import SandboxRefused, run_python
 
 
@@ -156,7 +156,7 @@ def host(tmp_path_factory):
         yield {"values": values, "listener": listener, "usr1": usr1, "watched": Path(watched), "root": root}
     finally:
         tempfile.tempdir = saved
-        sandbox._remove_tree(watched)
+        supervise.remove_tree(watched)
         signal.signal(signal.SIGUSR1, previous)
         os.environ.pop("UMI_HARDENING_SECRET", None)
         listener.close()

@@ -47,6 +47,9 @@ class _FakeTrainer:
     def is_world_process_zero(self):
         return True
 
+    def save_model(self, output_dir):
+        self.model.save_pretrained(output_dir)
+
 
 def test_every_panel_value_reaches_the_trainer(tmp_path, monkeypatch):
     pytest.importorskip("trl")

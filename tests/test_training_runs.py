@@ -12,7 +12,7 @@ from umi_lab import cli
 from umi_lab.backbone import build_tiny, encode_prompt
 from umi_lab.errors import DataError
 from umi_lab.methods import get_method, method_names
-from umi_lab.prompts import PromptStyle
+from umi_lab.protocol.prompts import PromptStyle
 from umi_lab.rundir import RunDir, RunLocked
 from umi_lab.training import GLPFTConfig, dialogue_id, encode_sample, train
 from umi_lab.training.run import _load_data

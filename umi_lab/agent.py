@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from umi_lab.methods import default_method, get_method
 from umi_lab.protocol.dialogue import Dialogue, RecordedTrajectory, StepRecord, Tool, Turn
 from umi_lab.protocol.grammar import (
     EOS,
@@ -139,7 +140,7 @@ class MultiLLMAgent:
     def __init__(self, models: Generator, config: AgentConfig | None = None, *, method: str | None = None):
         self.models = models
         self.config = config or AgentConfig()
-        self.method = method or getattr(models, "method", "alpha_umi")
+        self.method = method or getattr(models, "method", None) or default_method()
 
     # ------------------------------------------------------------------------------------- public
     def run(self, task: Dialogue, env: ToolRegistry) -> RecordedTrajectory:
@@ -308,8 +309,7 @@ class SingleLLMAgent(MultiLLMAgent):
                  method: str | None = None):
         if mode not in ("backbone", "multitask"):
             raise ValueError(f"unknown single-LLM mode {mode!r}; expected backbone or multitask")
-        default = "single_llm" if mode == "backbone" else "single_llm_multitask"
-        super().__init__(models, config, method=method or getattr(models, "method", default))
+        super().__init__(models, config, method=method or getattr(models, "method", None) or default_method(mode))
         self.mode = mode
         self.roles = ("backbone",) if mode == "backbone" else MultiLLMAgent.roles
 
@@ -347,14 +347,10 @@ class SingleLLMAgent(MultiLLMAgent):
 
 
 def make_agent(models: Generator, config: AgentConfig | None = None) -> MultiLLMAgent:
-    """The agent a run's method calls for: ``single_llm`` → backbone, ``single_llm_multitask`` → multitask,
-    anything else → multi-LLM. Example: ``make_agent(RoleModels.from_run(run))``."""
-    method = getattr(models, "method", "alpha_umi")
-    if method == "single_llm":
-        return SingleLLMAgent(models, config, mode="backbone")
-    if method == "single_llm_multitask":
-        return SingleLLMAgent(models, config, mode="multitask")
-    return MultiLLMAgent(models, config)
+    """The agent the run's registered method names (``methods.Method.agent``): ``multi`` → ``MultiLLMAgent``,
+    ``backbone`` / ``multitask`` → ``SingleLLMAgent`` in that mode. Example: ``make_agent(RoleModels.from_run(run))``."""
+    kind = get_method(getattr(models, "method", None) or default_method()).agent
+    return MultiLLMAgent(models, config) if kind == "multi" else SingleLLMAgent(models, config, mode=kind)
 
 
 def trajectory_stats(trajs: Sequence[RecordedTrajectory]) -> dict[str, Any]:

@@ -16,20 +16,18 @@ any other checkpoint.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from umi_lab.checkpoints import atomic_save
 from umi_lab.errors import DataError
-from umi_lab.io import cache_root, data_root, read_records, write_json
+from umi_lab.io import build_once, cache_root, data_root, read_records, write_json
 
 SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
 TINY_NAMES = {"tiny": "default", "tiny-test": "test"}
@@ -237,14 +235,7 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
         raise DataError("no text to pretrain the tiny model on: the ToolWorld train.json is missing and no "
                         "shared data was found (set UMI_LAB_DATA)", field="corpus")
     out = Path(out_dir) if out_dir else _cache_root() / f"tiny-{preset}-{_fingerprint(spec, files)}"
-    if (out / "build_report.json").is_file() and not force:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f".{out.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others then reuse its result
-        if (out / "build_report.json").is_file() and not force:
-            return out
-        return _build(out, spec, files, preset)
+    return build_once(out, "build_report.json", lambda: _build(out, spec, files, preset), force=force)
 
 
 def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
@@ -268,8 +259,7 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
     threads = torch.get_num_threads()
     losses = _pretrain(model, ids, spec, spec.steps)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def save(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
@@ -282,13 +272,7 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
             "loss_last": round(sum(losses[-10:]) / len(losses[-10:]), 4) if losses else None,
         }
         write_json(tmp / "build_report.json", report)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return atomic_save(save, out)
 
 
 def resolve_model(name_or_path: str | os.PathLike) -> str:

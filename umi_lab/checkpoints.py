@@ -78,10 +78,17 @@ def atomic_save(save: Callable[[Path], None], final: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         save(tmp)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        return publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def publish(tmp: Path, final: Path) -> Path:
+    """Rename the complete folder ``tmp`` to ``final`` (replacing an older ``final``): the last step of
+    ``atomic_save``, also used alone when several processes wrote ``tmp`` together. Example:
+    ``publish(Path("run/adapters/.planner.saving"), Path("run/adapters/planner"))``."""
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
     return final

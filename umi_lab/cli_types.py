@@ -33,23 +33,26 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def finite_positive_float(text: str) -> float:
-    """A finite number > 0 (timeouts in seconds, rates): ``nan``, ``inf`` and ``-1`` are refused."""
+def _float(text: str, ok, expected: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def finite_positive_float(text: str) -> float:
+    """A finite number > 0 (timeouts in seconds, rates): ``nan``, ``inf`` and ``-1`` are refused."""
+    return _float(text, lambda v: v > 0, "a finite number > 0")
+
+
+def finite_non_negative_float(text: str) -> float:
+    """A finite number ≥ 0 (tolerances, where 0 means exact): ``finite_non_negative_float("0") == 0.0``."""
+    return _float(text, lambda v: v >= 0, "a finite number >= 0")
 
 
 def finite_float(text: str) -> float:
     """Any finite number (``nan`` and ``inf`` are refused): ``finite_float("0") == 0.0``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+    return _float(text, lambda v: True, "a finite number")

@@ -63,12 +63,12 @@ def import_run(out: str | os.PathLike, *, planner: str | None = None, caller: st
 
     Example: ``import_run("runs/a7b", planner="p", caller="c", summarizer="s")``.
     """
-    from umi_lab.methods import get_method
+    from umi_lab.methods import default_method, get_method
 
     multi = {"planner": planner, "caller": caller, "summarizer": summarizer}
     if backbone and any(multi.values()):
         raise DataError("give either --backbone or --planner/--caller/--summarizer, not both", field="backbone")
-    method = method or ("single_llm" if backbone else "alpha_umi")
+    method = method or default_method("backbone" if backbone else "multi")
     served = tuple(dict.fromkeys(get_method(method).serving.values()))  # the models the method's agent calls
     if backbone:
         if len(served) != 1:
@@ -135,7 +135,7 @@ def add_cli(subparsers) -> None:
     for role in (*MULTI_ROLES, "backbone"):
         p.add_argument(f"--{role}", help=f"{role} checkpoint folder (full weights + tokenizer)")
     p.add_argument("--out", required=True, help="run folder to write")
-    p.add_argument("--method", help="a registered method (default: alpha_umi, or single_llm with --backbone); "
+    p.add_argument("--method", help="a registered method (default: the reference method, alpha_umi, or the first backbone method, single_llm, with --backbone); "
                                     "its serving map says which checkpoints it needs")
     p.add_argument("--family", default="toolbench", help="prompt family the checkpoints were trained with")
     p.add_argument("--no-system-prefix", action="store_true", help="prompts without the official 'system: '")

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,16 +152,19 @@ def _parse(text: str, path: Path, record: int | None = None) -> Any:
         raise DataError("JSON too large to parse in memory", file=str(path), record=record) from None
 
 
-def read_json(path: str | os.PathLike) -> Any:
+def read_json(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> Any:
     """Read a JSON file; any problem becomes a DataError naming the file (and line/column of bad JSON)."""
     path = Path(path)
-    return _parse(read_text(path), path)
+    return _parse(read_text(path, max_bytes=max_bytes), path)
 
 
-def iter_jsonl(path: str | os.PathLike, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, Any]]:
+def iter_jsonl(path: str | os.PathLike, *, max_line_bytes: int = MAX_LINE_BYTES,
+               oversize: Callable[[int], Any] | None = None) -> Iterator[tuple[int, Any]]:
     """Stream ``(line index, value)`` of a JSONL file, one line in memory at a time; blank lines skipped.
 
-    A line longer than ``max_line_bytes``, undecodable or invalid is a DataError naming file and record.
+    A line longer than ``max_line_bytes``, undecodable or invalid is a DataError naming file and record;
+    with ``oversize``, an over-long line is instead skipped to its end (never held in memory) and yields
+    ``(index, oversize(its size in bytes))``. Example: ``for i, rec in iter_jsonl("preds.jsonl"): ...``.
     """
     path = Path(path)
     try:
@@ -178,7 +181,11 @@ def iter_jsonl(path: str | os.PathLike, *, max_line_bytes: int = MAX_LINE_BYTES)
             if not line:
                 return
             if len(line) > max_line_bytes and not line.endswith(b"\n"):
-                raise DataError(f"line longer than the {max_line_bytes}-byte limit", file=str(path), record=i)
+                if oversize is None:
+                    raise DataError(f"line longer than the {max_line_bytes}-byte limit", file=str(path), record=i)
+                yield i, oversize(_skip_line(f, path, len(line)))
+                i += 1
+                continue
             if i == 0 and line.startswith(b"\xef\xbb\xbf"):
                 line = line[3:]
             try:
@@ -188,6 +195,18 @@ def iter_jsonl(path: str | os.PathLike, *, max_line_bytes: int = MAX_LINE_BYTES)
             if text.strip():
                 yield i, _parse(text, path, record=i)
             i += 1
+
+
+def _skip_line(f, path: Path, size: int) -> int:
+    """Read on to the end of the current line in 1 MiB pieces; the whole line's size in bytes."""
+    while True:
+        try:
+            piece = f.readline(2 ** 20)
+        except OSError as e:
+            raise _read_error(path, e) from None
+        size += len(piece)
+        if not piece or piece.endswith(b"\n"):
+            return size
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Any]:
@@ -266,3 +285,19 @@ def cache_root() -> Path:
     """Where built artefacts are cached (the tiny backbone, the default ToolWorld data): ``$UMI_LAB_CACHE``,
     else ``~/.cache/umi_lab``. Example: ``cache_root() / "toolworld"``."""
     return Path(os.environ.get("UMI_LAB_CACHE") or Path.home() / ".cache" / "umi_lab")
+
+
+def build_once(out: Path, marker: str, build: Callable[[], Path], *, force: bool = False) -> Path:
+    """``out`` when it holds ``marker`` (a file written last by a finished build) and ``force`` is off; else
+    ``build()`` under the lock ``.<name>.lock`` beside ``out``, so that concurrent callers build once and the
+    others reuse the result. Example: ``build_once(cache_root() / "m", "report.json", lambda: make("m"))``."""
+    import fcntl
+
+    if (out / marker).is_file() and not force:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others then reuse its result
+        if (out / marker).is_file() and not force:
+            return out
+        return build()

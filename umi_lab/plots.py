@@ -23,6 +23,7 @@ import pandas as pd  # noqa: E402
 
 from umi_lab.errors import DataError  # noqa: E402
 from umi_lab.io import read_jsonl  # noqa: E402
+from umi_lab.methods import ordered  # noqa: E402
 from umi_lab.protocol.dialogue import RecordedTrajectory  # noqa: E402
 from umi_lab.protocol.grammar import Decision  # noqa: E402
 from umi_lab.protocol.records import decisions  # noqa: E402
@@ -78,7 +79,7 @@ def plot_metric_bars(tidy: pd.DataFrame | None, out_stem: str | os.PathLike, *, 
     present = set(summ["metric"])
     metrics = [m for m in dict.fromkeys(metrics or [*STATIC_METRICS, *REALTIME_METRICS, *sorted(present)])
                if m in present]
-    methods = list(methods or _ordered_methods(summ["method"]))
+    methods = list(methods or ordered(summ["method"]))
     groups = [g for g in ([m for m in metrics if _is_rate(m)], [m for m in metrics if not _is_rate(m)]) if g]
     width = 0.8 / max(len(methods), 1)
     with paper_style():
@@ -100,13 +101,6 @@ def plot_metric_bars(tidy: pd.DataFrame | None, out_stem: str | os.PathLike, *, 
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, ncols=min(len(methods), 3), loc="outside upper center")
         return save_figure(fig, out_stem)
-
-
-def _ordered_methods(methods) -> list[str]:
-    from umi_lab.tables import METHOD_ORDER
-
-    present = list(dict.fromkeys(methods))
-    return [m for m in METHOD_ORDER if m in present] + [m for m in present if m not in METHOD_ORDER]
 
 
 def _error_bars(rows: pd.DataFrame, metrics: list[str], means: np.ndarray) -> np.ndarray:
@@ -149,7 +143,7 @@ def plot_data_scaling(tidy: pd.DataFrame, out_stem: str | os.PathLike, *, metric
     scale = 100.0 if _is_rate(metric) else 1.0
     with paper_style():
         fig, ax = plt.subplots()
-        for method in (list(methods) if methods else _ordered_methods(df["method"])):
+        for method in (list(methods) if methods else ordered(df["method"])):
             part = df[df["method"] == method].groupby("fraction")["value"].agg(["mean", "std", "count"]).reset_index()
             err = np.where(part["count"] >= 2, part["std"].fillna(0.0), np.nan) * scale
             ax.errorbar(part["fraction"] * 100, part["mean"] * scale, yerr=err if np.isfinite(err).any() else None,

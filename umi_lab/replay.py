@@ -21,6 +21,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import atomic_write_text, data_root
+from umi_lab.methods import REFERENCE, default_method
 from umi_lab.replay_filter import ANY, filter_options, task_facets
 from umi_lab.widgets import (
     CSS,
@@ -178,10 +179,10 @@ def __getattr__(name: str):  # DEFAULT_GOLD, resolved on first use (it may gener
 
 
 def replay_inputs(trajectories: str | Sequence[str] = "", gold: str = "", *, study_dir: str | os.PathLike = "",
-                  benchmark: str = "toolworld-id-realtime", methods: Sequence[str] = ("alpha_umi", "single_llm"),
+                  benchmark: str = "toolworld-id-realtime", methods: Sequence[str] | None = None,
                   ) -> tuple[list[Path], Path | None]:
     """Decide what to replay: the given files (comma-separated or a list), else the study's recorded runs of
-    ``methods`` on ``benchmark``, else the gold dialogues alone. Gold defaults to the ToolWorld in-domain test (or, without it, the shared
+    ``methods`` (default: the reference and the first backbone method) on ``benchmark``, else the gold dialogues alone. Gold defaults to the ToolWorld in-domain test (or, without it, the shared
     α-UMi out-of-domain test).
 
     Example: ``files, gold = replay_inputs(study_dir="runs/study")``.
@@ -196,7 +197,7 @@ def replay_inputs(trajectories: str | Sequence[str] = "", gold: str = "", *, stu
     if gold and not gold_path.is_file():
         raise DataError("gold file not found", file=str(gold_path))
     if not files and study_dir:
-        for method in methods:
+        for method in methods or (REFERENCE, default_method("backbone")):
             found = sorted(Path(study_dir).glob(f"**/{method}-s*/eval/{benchmark}/trajectories.jsonl"))
             if found:
                 files.append(found[0])

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from umi_lab.checkpoints import atomic_save, checkpoint_problem
+from umi_lab.checkpoints import atomic_save, checkpoint_problem, publish
 from umi_lab.errors import DataError
 from umi_lab.eval_folders import EvalFolders, EvalLocked
 from umi_lab.io import atomic_write_text, read_json, write_json, write_jsonl
@@ -254,10 +254,15 @@ class RunDir(EvalFolders):
             return {}
         return {p.name: str(p) for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".")}
 
-    def save_role(self, role: str, save: Callable[[Path], None], *, lora: bool = True) -> Path:
-        """Save a finished role through ``save(tmp_folder)`` into a temporary sibling, then rename it, so the
-        role folder exists only when complete."""
-        return atomic_save(save, self.role_output(role, lora=lora))
+    def role_staging(self, role: str, *, lora: bool = True) -> Path:
+        """``.<role>.saving`` beside the role's folder: where every rank saves a finished role together
+        (sharded weights are gathered collectively) before ``publish_role``."""
+        final = self.role_output(role, lora=lora)
+        return final.parent / f".{final.name}.saving"
+
+    def publish_role(self, role: str, *, lora: bool = True) -> Path:
+        """Rename the complete staging folder to the role's folder, so that folder exists only when complete."""
+        return publish(self.role_staging(role, lora=lora), self.role_output(role, lora=lora))
 
     def info(self) -> dict[str, Any]:
         """What serving needs: ``{method, base, adapters, models, prompt_style, family, init, status, roles,

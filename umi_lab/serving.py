@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
+from umi_lab.methods import REFERENCE
 from umi_lab.protocol.prompts import EOS_MARK, PromptStyle, role_input
 
 AGENT_ROLES = ("planner", "caller", "summarizer", "backbone")
@@ -75,7 +76,7 @@ class RoleModels:
     """
 
     def __init__(self, model, tokenizer, role_map: dict[str, str], *, style: PromptStyle | None = None,
-                 family: str = "toolbench", full_models: dict[str, Any] | None = None, method: str = "alpha_umi"):
+                 family: str = "toolbench", full_models: dict[str, Any] | None = None, method: str = REFERENCE):
         self.model, self.tokenizer = model, tokenizer
         self.role_map = dict(role_map)
         self.style = style or PromptStyle()
@@ -97,7 +98,7 @@ class RoleModels:
     @classmethod
     def from_adapters(cls, base: str | os.PathLike | tuple, adapters: dict[str, str | os.PathLike],
                       role_map: dict[str, str] | None = None, *, style: PromptStyle | None = None,
-                      family: str = "toolbench", device=None, dtype=None, method: str = "alpha_umi") -> RoleModels:
+                      family: str = "toolbench", device=None, dtype=None, method: str = REFERENCE) -> RoleModels:
         """Load ``base`` (a path/name, or an already loaded ``(model, tokenizer)``) and the named adapters.
 
         Example: ``RoleModels.from_adapters("tiny", {"planner": "runs/a/adapters/planner", ...})``.
@@ -271,7 +272,7 @@ def _load_base(path: str | os.PathLike, device, dtype):
     return model, tokenizer
 
 
-def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", method: str = "alpha_umi",
+def build_random_run(run_dir: str | os.PathLike, *, base: str = "tiny-test", method: str = REFERENCE,
                      family: str = "toolbench", seed: int = 0, r: int = 4) -> Path:
     """Write a run directory with randomly initialised (untrained, non-zero) LoRA adapters for ``method``.
 

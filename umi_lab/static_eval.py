@@ -28,7 +28,7 @@ from typing import Any
 
 from rouge import Rouge
 
-from umi_lab.errors import DataError
+from umi_lab.errors import DataError, require_strings
 from umi_lab.io import read_records, write_json
 from umi_lab.protocol.dialogue import Dialogue, load_dialogues
 from umi_lab.protocol.grammar import (
@@ -275,13 +275,7 @@ def evaluate_predictions(samples: list[dict[str, Any]], *, file: str | None = No
 
 
 def _checked(d: Any, i: int, file: str | None) -> tuple[str, str, list[str]]:
-    if not isinstance(d, dict):
-        raise DataError(f"expected an object, got {type(d).__name__}", file=file, record=i)
-    for key in ("reference", "predictions"):
-        if key not in d:
-            raise DataError("missing", file=file, record=i, field=key)
-        if not isinstance(d[key], str):
-            raise DataError(f"expected str, got {type(d[key]).__name__}", file=file, record=i, field=key)
+    require_strings(d, ("reference", "predictions"), file=file, index=i)
     tools = d.get("tools")
     if not isinstance(tools, list):
         raise DataError("missing or not a list", file=file, record=i, field="tools")

@@ -28,7 +28,7 @@ from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.io import data_root, read_json, read_records, write_json
-from umi_lab.methods import grid_method_names, method_names
+from umi_lab.methods import REFERENCE, default_method, grid_method_names, method_names
 from umi_lab.tables import PAPER_METRICS
 
 STAGES = ("data", "backbone", "plan", "ablation", "report", "replay")
@@ -66,7 +66,7 @@ class StudyConfig:
         """The default full study, or its smoke version."""
         if not smoke:
             return cls(out=out)
-        return cls(out=out, smoke=True, model="tiny-test", methods=("single_llm", "alpha_umi"), seeds=(0,),
+        return cls(out=out, smoke=True, model="tiny-test", methods=(default_method("backbone"), REFERENCE), seeds=(0,),
                    benchmarks=("toolworld-id:static", "toolworld-id:realtime"), gsm8k=False, eval_limit=4)
 
 
@@ -220,7 +220,7 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         spec = realtime[0]
         runs = _top_runs(abl_cfg, result.grid)
         files = [_eval_folder(result, runs[m][0], spec.name) / "trajectories.jsonl"
-                 for m in ("alpha_umi", "single_llm", *cfg.methods) if m in runs]
+                 for m in (REFERENCE, default_method("backbone"), *cfg.methods) if m in runs]
         files = [f for f in dict.fromkeys(files) if f.is_file()][:2]
         if not files:
             say("  no recorded trajectories to replay")

@@ -25,6 +25,7 @@ import pandas as pd
 
 from umi_lab import stats
 from umi_lab.errors import DataError
+from umi_lab.methods import REFERENCE
 
 SUMMARY_COLUMNS = ("method", "benchmark", "metric", "mean", "std", "n_seeds", "n_items", "ci_lo", "ci_hi",
                    "test_ref", "p_ref", "bold", "config")
@@ -34,7 +35,7 @@ CELL_KEYS = frozenset({"method", "init", "seed", "out", "run", "run_dir", "name"
 
 
 def _lower_is_better(metric: str) -> bool:
-    from umi_lab.tables import METRICS
+    from umi_lab.tidy import METRICS
 
     return METRICS.get(metric, ("", False, False))[1]
 
@@ -123,7 +124,7 @@ def _pair(a: tuple, b: tuple, resamples: int, seed: int) -> stats.PairedResult |
                              resamples=resamples, seed=seed)
 
 
-def summarize(items: pd.DataFrame | None = None, tidy: pd.DataFrame | None = None, *, reference: str = "alpha_umi",
+def summarize(items: pd.DataFrame | None = None, tidy: pd.DataFrame | None = None, *, reference: str = REFERENCE,
               alpha: float = 0.05, resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0) -> pd.DataFrame:
     """Statistics per cell from an item frame (``item_scores.ITEM_COLUMNS``) and/or a tidy table; cells
     with items use them, the others fall back to the tidy per-run values (mean, std, no CI or test).

@@ -1,7 +1,7 @@
 """Paper-ready result tables: rows are methods, a column group per benchmark (benchmark → metric).
 
-Inputs: the tidy results table (``run, method, seed, benchmark, metric, value`` and optionally ``config``,
-see ``docs/architecture.md``) and, for uncertainty, the item frame of ``umi_lab.item_scores`` (per-item
+Inputs: the tidy results table (``umi_lab.tidy``: ``run, method, seed, benchmark, metric, value`` and
+optionally ``config``) and, for uncertainty, the item frame of ``umi_lab.item_scores`` (per-item
 scores). Statistics come from ``umi_lab.summary.summarize``. Each cell shows the mean, ``± std`` over
 seeds only with ≥ 2 seeds, the 95 % bootstrap CI over items, and † when the paired test against α-UMi
 has p < 0.05. Bold marks the best value of a column only when it is significantly better than every
@@ -21,88 +21,19 @@ from pathlib import Path
 import pandas as pd
 
 from umi_lab.errors import DataError
-
-TIDY_COLUMNS = ("run", "method", "seed", "benchmark", "metric", "value")
-OPTIONAL_COLUMNS = ("config", "fraction")  # kept when present: the run's settings, the training-set fraction
-
-# metric key -> (column header, lower is better, shown in percent)
-METRICS: dict[str, tuple[str, bool, bool]] = {
-    "plan_em": ("Plan ACC", False, True),
-    "action_em": ("Action EM", False, True),
-    "hallu_rate": ("Hallu", True, True),
-    "easy_f1": ("Arg F1 easy", False, True),
-    "hard_f1": ("Arg F1 hard", False, True),
-    "f1": ("Arg F1", False, True),
-    "rouge": ("Rouge-L", False, True),
-    # real-time evaluation (umi_lab.evaluate / agent.trajectory_stats)
-    "pass_rate": ("Pass", False, True),
-    "success_rate": ("Success", False, True),
-    "accuracy": ("Acc", False, True),
-    "conclusion_rate": ("Concluded", False, True),
-    "give_up_rate": ("Give up", True, True),
-    "hallucinated_tool_rate": ("Hallu tool", True, True),
-    "invalid_argument_rate": ("Bad args", True, True),
-    "tool_error_rate": ("Tool errors", True, True),
-    "avg_steps": ("Steps", True, False),
-    "avg_model_calls": ("Model calls", True, False),
-}
-STATIC_METRICS = ("plan_em", "action_em", "hallu_rate", "easy_f1", "hard_f1", "rouge")  # static_eval's keys
-REALTIME_METRICS = ("pass_rate", "success_rate", "accuracy", "give_up_rate", "hallucinated_tool_rate", "avg_steps")
-PAPER_METRICS = STATIC_METRICS + REALTIME_METRICS  # Table 1's columns plus the real-time ones
-
-METHOD_ORDER = ("single_llm", "single_llm_multitask", "multi_llm_one_stage", "alpha_umi", "alpha_umi_merge")
-METHOD_LABELS = {
-    "single_llm": ("Single-LLM", "Single-LLM"),
-    "single_llm_multitask": ("Single-LLM (multi-task)", "Single-LLM (multi-task)"),
-    "multi_llm_one_stage": ("Multi-LLM one-stage", "Multi-LLM one-stage"),
-    "alpha_umi": ("α-UMi", r"$\alpha$-UMi"),
-    "alpha_umi_merge": ("α-UMi (init=merge)", r"$\alpha$-UMi (init=merge)"),
-}
-
-
-
-
-def validate_tidy(df: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
-    """Check the tidy columns and numeric values; return a clean copy.
-
-    Example: ``validate_tidy(pd.read_csv("results.csv"))``.
-    """
-    missing = [c for c in TIDY_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"missing columns {missing} (expected {list(TIDY_COLUMNS)})", file=file, field="columns")
-    out = df.loc[:, list(TIDY_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in df.columns]].copy()
-    values = pd.to_numeric(out["value"], errors="coerce")
-    bad = values.isna() & out["value"].notna()
-    if bad.any():
-        i = int(bad.to_numpy().nonzero()[0][0])
-        raise DataError(f"value {out['value'].iloc[i]!r} is not a number", file=file, record=i, field="value")
-    out["value"] = values.astype(float)
-    return out
-
-
-def load_tidy(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a tidy results table from CSV or Parquet. Example: ``load_tidy("ablation/results.csv")``."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", file=str(path))
-    df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    return validate_tidy(df, file=str(path))
-
-
-def aggregate(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std (sample, ddof=1; NaN for one seed) and seed count per method × benchmark × metric.
-
-    >>> df = pd.DataFrame({"run": ["a", "b"], "method": ["m", "m"], "seed": [0, 1], "benchmark": ["t", "t"],
-    ...                    "metric": ["plan_em", "plan_em"], "value": [0.5, 0.7]})
-    >>> aggregate(df)[["mean", "n"]].values.tolist()
-    [[0.6, 2.0]]
-    """
-    tidy = validate_tidy(tidy)
-    grouped = tidy.dropna(subset=["value"]).groupby(["method", "benchmark", "metric"], sort=False)["value"]
-    out = grouped.agg(mean="mean", std="std", n="count").reset_index()
-    out["mean"] = out["mean"].round(12)
-    out["n"] = out["n"].astype(float)
-    return out
+from umi_lab.methods import METHODS, REFERENCE, get_method, ordered
+from umi_lab.tidy import (  # noqa: F401  (the tidy table's names are public here too)
+    METRICS,
+    OPTIONAL_COLUMNS,
+    PAPER_METRICS,
+    REALTIME_METRICS,
+    STATIC_METRICS,
+    TIDY_COLUMNS,
+    aggregate,
+    load_tidy,
+    metric_label,
+    validate_tidy,
+)
 
 
 def latex_escape(text: str) -> str:
@@ -112,15 +43,12 @@ def latex_escape(text: str) -> str:
     return "".join(repl.get(ch, ch) for ch in str(text))
 
 
-def metric_label(metric: str) -> str:
-    """The column header of a metric key: ``metric_label("plan_em")`` → ``'Plan ACC'``."""
-    return METRICS[metric][0] if metric in METRICS else metric
-
-
 def method_label(method: str, *, latex: bool = False) -> str:
-    """Display name of a method; unknown methods are shown as they are (escaped for LaTeX)."""
-    if method in METHOD_LABELS:
-        return METHOD_LABELS[method][1 if latex else 0]
+    """Display name of a method: the registry's ``label`` (``latex()`` for LaTeX); unknown methods are shown as
+    they are (escaped for LaTeX). Example: ``method_label("alpha_umi")`` → ``'α-UMi'``."""
+    if method in METHODS:
+        m = get_method(method)
+        return m.latex() if latex else m.label
     return latex_escape(method) if latex else method
 
 
@@ -139,21 +67,15 @@ class TableOptions:
     percent: bool = True
     show_std: bool = True
     show_ci: bool = True
-    reference: str = "alpha_umi"
+    reference: str = REFERENCE
     alpha: float = 0.05
     resamples: int = 2000
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
 
-def _ordered(values, preferred) -> list[str]:
-    values = list(dict.fromkeys(values))
-    first = [v for v in dict.fromkeys(preferred) if v in values]
-    return first + [v for v in values if v not in first]
-
-
 def _layout(summ: pd.DataFrame, opts: TableOptions) -> tuple[list[str], list[str], dict[str, list[str]]]:
-    methods = list(opts.methods) if opts.methods else _ordered(summ["method"], METHOD_ORDER)
+    methods = list(opts.methods) if opts.methods else ordered(summ["method"])
     benchmarks = list(opts.benchmarks) if opts.benchmarks else list(dict.fromkeys(summ["benchmark"]))
     per_bench = {}
     for b in benchmarks:

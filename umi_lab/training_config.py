@@ -27,7 +27,7 @@ from trl import SFTConfig
 
 from umi_lab.errors import DataError
 from umi_lab.io import read_text
-from umi_lab.methods import METHODS, get_method, with_init  # noqa: F401  (the registry owns method names)
+from umi_lab.methods import METHODS, REFERENCE, get_method, with_init  # noqa: F401  (the registry owns method names)
 from umi_lab.protocol.prompts import FAMILIES, PromptStyle
 
 TRAIN_ROLES = ("backbone", "planner", "caller", "summarizer", "multitask")
@@ -130,7 +130,7 @@ class GLPFTConfig:
     (``{"planner": {"learning_rate": 2e-5}}``); ``sft_overrides`` are extra ``SFTConfig`` keyword arguments.
     """
 
-    method: str = "alpha_umi"
+    method: str = REFERENCE
     model: str = "tiny"
     data: str = ""
     out: str = ""

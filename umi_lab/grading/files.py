@@ -1,8 +1,8 @@
 """Grading files of records, streamed, and the ``grade-answers`` command.
 
-A JSONL file is read one line at a time with a per-line size cap (``MAX_LINE_BYTES``): a longer line is
-never held in memory; it is skipped to its end, counted in ``oversize`` (with its record index) and graded
-wrong. Invalid JSON, bad encodings, too deeply nested JSON and a missing reference are located
+A JSONL file is read one line at a time (``umi_lab.io.iter_jsonl``) with a per-line size cap
+(``MAX_LINE_BYTES``): a longer line is never held in memory; it is skipped to its end, counted in
+``oversize`` (with its record index) and graded wrong. Invalid JSON, bad encodings, too deeply nested JSON and a missing reference are located
 ``DataError``s (file, record, field).
 """
 
@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from umi_lab import io
+from umi_lab.cli_types import finite_non_negative_float, finite_positive_float
 from umi_lab.errors import DataError
 from umi_lab.grading.settings import COMPAT_MODES, GradeSettings
 
@@ -32,46 +34,11 @@ class Oversize:
 
 
 def iter_jsonl(path: str | os.PathLike, max_line_bytes: int | None = None) -> Iterator[Any]:
-    """Records of a JSONL file, one line at a time; an over-long line yields an ``Oversize``.
-
-    Example: ``for rec in iter_jsonl("preds.jsonl"): ...``.
+    """Records of a JSONL file, one line at a time (``umi_lab.io.iter_jsonl``); an over-long line yields an
+    ``Oversize`` instead of an error. Example: ``for rec in iter_jsonl("preds.jsonl"): ...``.
     """
-    path = Path(path)
-    max_line_bytes = max_line_bytes or MAX_LINE_BYTES
-    if path.is_dir():
-        raise DataError("is a directory, expected a JSONL file", file=str(path))
-    try:
-        f = path.open("rb")
-    except OSError as e:
-        raise DataError(f"cannot open: {e.strerror or e}", file=str(path)) from None
-    with f:
-        index = 0
-        while True:
-            line = f.readline(max_line_bytes + 1)
-            if not line:
-                return
-            if len(line) > max_line_bytes and not line.endswith(b"\n"):
-                size = len(line)
-                while line and not line.endswith(b"\n"):
-                    line = f.readline(2 ** 20)
-                    size += len(line)
-                yield Oversize(size)
-                index += 1
-                continue
-            if line.strip():
-                yield _loads(line, str(path), index)
-            index += 1
-
-
-def _loads(line: bytes, file: str, index: int) -> Any:
-    try:
-        return json.loads(line.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise DataError(f"not UTF-8 text at byte {e.start}", file=file, record=index) from None
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", file=file, record=index) from None
-    except RecursionError:
-        raise DataError("JSON nested too deeply", file=file, record=index) from None
+    for _, record in io.iter_jsonl(path, max_line_bytes=max_line_bytes or MAX_LINE_BYTES, oversize=Oversize):
+        yield record
 
 
 def read_graded_records(path: str | os.PathLike) -> Iterable[Any]:
@@ -81,7 +48,7 @@ def read_graded_records(path: str | os.PathLike) -> Iterable[Any]:
         return iter_jsonl(path)
     if path.is_file() and path.stat().st_size > MAX_JSON_FILE_BYTES:
         raise DataError(f"JSON file larger than {MAX_JSON_FILE_BYTES} bytes; write it as JSONL", file=str(path))
-    data = _loads(path.read_bytes(), str(path), 0) if path.is_file() else iter_jsonl(path)
+    data = io.read_json(path, max_bytes=MAX_JSON_FILE_BYTES)
     if not isinstance(data, list):
         raise DataError("expected a JSON list of records", file=str(path))
     return data
@@ -177,7 +144,8 @@ def add_cli(sub: Any) -> None:
                    help="strict (default) or tora: ToRA's grading rules, see docs/grading.md")
     p.add_argument("--raw-predictions", action="store_true",
                    help="tora mode: predictions are full outputs (e.g. --pred-key code); extract as ToRA does")
-    p.add_argument("--rel-tol", type=float, default=GradeSettings.rel_tol, help="relative tolerance for numbers")
-    p.add_argument("--timeout", type=float, default=GradeSettings.timeout_s, help="sympy seconds per comparison")
+    p.add_argument("--rel-tol", type=finite_non_negative_float, default=GradeSettings.rel_tol,
+                   help="relative tolerance for numbers (0: exact)")
+    p.add_argument("--timeout", type=finite_positive_float, default=GradeSettings.timeout_s, help="sympy seconds per comparison")
     p.add_argument("--per-record", action="store_true", help="also print the list of per-record results")
     p.set_defaults(func=_cmd_grade)

@@ -22,6 +22,16 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from umi_lab.tools.exact_arith import (  # noqa: F401  (the limits and CalculatorError are public here too)
+    MAX_BITS,
+    MAX_EXPONENT,
+    MAX_LITERAL_DIGITS,
+    MAX_SCI_EXPONENT,
+    CalculatorError,
+    Number,
+    binary,
+    parse_number,
+)
 from umi_lab.tools.registry import (
     OK,
     TOOL_ERROR,
@@ -31,18 +41,8 @@ from umi_lab.tools.registry import (
     ToolSpec,
 )
 
-Number = int | Fraction | float
-
 MAX_EXPRESSION_CHARS = 2000     # longer input is refused before parsing
 MAX_DEPTH = 60                  # nesting of parentheses / unary signs / powers
-MAX_LITERAL_DIGITS = 400        # digits in one number literal
-MAX_SCI_EXPONENT = 400          # |e| in 1e400
-MAX_BITS = 4096                 # numerator and denominator of every intermediate value (~1233 digits)
-MAX_EXPONENT = 10_000           # |b| in a ** b
-
-
-class CalculatorError(ValueError):
-    """The expression cannot be evaluated; the message says why (shown to the agent)."""
 
 
 class CalculatorSyntaxError(CalculatorError):
@@ -98,122 +98,6 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
-def _check_size(value: Number) -> Number:
-    """Raise when a value is too large to keep computing with; normalize integral Fractions to int."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise CalculatorError("result is not a finite number (overflow)")
-        return value
-    if isinstance(value, Fraction):
-        if value.numerator.bit_length() > MAX_BITS or value.denominator.bit_length() > MAX_BITS:
-            raise CalculatorError(f"number too large (more than {MAX_BITS} bits)")
-        return value.numerator if value.denominator == 1 else value
-    if value.bit_length() > MAX_BITS:
-        raise CalculatorError(f"number too large (more than {MAX_BITS} bits)")
-    return value
-
-
-def _parse_number(text: str) -> Number:
-    mantissa, _, exp_text = text.lower().partition("e")
-    digits = len(mantissa.replace(".", "").lstrip("0"))
-    if digits > MAX_LITERAL_DIGITS:
-        raise CalculatorError(f"number literal too long ({digits} digits, at most {MAX_LITERAL_DIGITS})")
-    exponent = int(exp_text) if exp_text else 0
-    if abs(exponent) > MAX_SCI_EXPONENT:
-        raise CalculatorError(f"exponent in {text!r} too large (at most {MAX_SCI_EXPONENT})")
-    value = Fraction(mantissa) * Fraction(10) ** exponent
-    return _check_size(value)
-
-
-def _integer_root(n: int, k: int) -> int | None:
-    """The exact k-th root of n >= 0 when it is an integer, else None."""
-    if n < 2:
-        return n
-    guess = round(n ** (1.0 / k)) if n.bit_length() < 100 else _newton_root(n, k)
-    for r in (guess - 1, guess, guess + 1):
-        if r >= 0 and r ** k == n:
-            return r
-    return None
-
-
-def _newton_root(n: int, k: int) -> int:
-    x = 1 << ((n.bit_length() + k - 1) // k)
-    while True:
-        y = ((k - 1) * x + n // x ** (k - 1)) // k
-        if y >= x:
-            return x
-        x = y
-
-
-def _power(base: Number, exp: Number) -> Number:
-    if isinstance(exp, float) or isinstance(base, float):
-        return _float_power(float(base), float(exp))
-    exp_f = Fraction(exp)
-    if exp_f.denominator == 1:
-        e = exp_f.numerator
-        if abs(e) > MAX_EXPONENT and base not in (0, 1, -1):
-            raise CalculatorError(f"exponent {e} too large (at most {MAX_EXPONENT} in absolute value)")
-        if base == 0 and e < 0:
-            raise CalculatorError("division by zero (zero to a negative power)")
-        b = Fraction(base)
-        size = max(b.numerator.bit_length(), b.denominator.bit_length())
-        if size > 1 and (size - 1) * abs(e) > MAX_BITS:
-            raise CalculatorError(f"result too large (more than {MAX_BITS} bits)")
-        return _check_size(b ** e)
-    # Rational exponent p/q: exact when the base is a perfect q-th power, otherwise a float.
-    if base < 0:
-        raise CalculatorError("a negative number to a fractional power has no real value")
-    if base == 0:
-        if exp_f < 0:
-            raise CalculatorError("division by zero (zero to a negative power)")
-        return 0
-    b = Fraction(base)
-    q, p = exp_f.denominator, exp_f.numerator
-    if q <= 64:
-        num, den = _integer_root(b.numerator, q), _integer_root(b.denominator, q)
-        if num is not None and den is not None:
-            return _power(Fraction(num, den), p)
-    return _float_power(float(b), float(exp_f))
-
-
-def _float_power(base: float, exp: float) -> float:
-    if base < 0 and not exp.is_integer():
-        raise CalculatorError("a negative number to a fractional power has no real value")
-    if base == 0 and exp < 0:
-        raise CalculatorError("division by zero (zero to a negative power)")
-    try:
-        return _check_size(math.pow(base, exp))
-    except OverflowError:
-        raise CalculatorError("result too large (overflow)") from None
-
-
-def _binary(op: str, a: Number, b: Number) -> Number:
-    try:
-        if op == "+":
-            result = a + b
-        elif op == "-":
-            result = a - b
-        elif op == "*":
-            result = a * b
-        elif op == "/":
-            if b == 0:
-                raise CalculatorError("division by zero")
-            result = a / b if isinstance(a, float) or isinstance(b, float) else Fraction(a) / Fraction(b)
-        elif op == "//":
-            if b == 0:
-                raise CalculatorError("division by zero (floor division)")
-            result = a // b
-        elif op == "%":
-            if b == 0:
-                raise CalculatorError("division by zero (modulo)")
-            result = a % b
-        else:  # "**" / "^"
-            result = _power(a, b)
-    except OverflowError:
-        raise CalculatorError("result too large (overflow)") from None
-    return _check_size(result)
-
-
 class _Parser:
     def __init__(self, text: str):
         self.tokens = _tokenize(text)
@@ -247,14 +131,14 @@ class _Parser:
         value = self.term()
         while self.peek().text in ("+", "-"):
             op = self.take().text
-            value = _binary(op, value, self.term())
+            value = binary(op, value, self.term())
         return value
 
     def term(self) -> Number:
         value = self.unary()
         while self.peek().text in ("*", "/", "//", "%"):
             op = self.take().text
-            value = _binary(op, value, self.unary())
+            value = binary(op, value, self.unary())
         return value
 
     def unary(self) -> Number:
@@ -273,13 +157,13 @@ class _Parser:
             self.enter()
             exp = self.unary()
             self.depth -= 1
-            return _binary("**", base, exp)
+            return binary("**", base, exp)
         return base
 
     def atom(self) -> Number:
         tok = self.take()
         if tok.kind == "number":
-            return _parse_number(tok.text)
+            return parse_number(tok.text)
         if tok.text == "(":
             self.enter()
             value = self.expr()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -36,9 +35,17 @@ from umi_lab.io import read_text
 from umi_lab.tools import isolation as iso
 from umi_lab.tools.registry import OK, TOOL_ERROR, FunctionRegistry, Observation, ToolSpec
 from umi_lab.tools.sandbox_child import PREAMBLE
+from umi_lab.tools.supervise import (  # noqa: F401  (limits public here too)
+    OUTPUT_KILL_BYTES,
+    STDERR_KEEP_BYTES,
+    collect_output,
+    fd_with,
+    kill_tree,
+    last_line,
+    remove_tree,
+    signal_error,
+)
 
-OUTPUT_KILL_BYTES = 4 << 20     # stdout+stderr beyond this kills the process
-STDERR_KEEP_BYTES = 16_000      # the tail of stderr that is kept (the error is its last line)
 INSIDE_WORKDIR = "/sandbox"     # the working directory inside bwrap (a private tmpfs)
 UNSAFE_ENV = "UMI_LAB_UNSAFE_NO_ISOLATION"
 
@@ -107,7 +114,7 @@ def _probe_bwrap() -> tuple[bool, str]:
         return False, f"bwrap could not start: {e}"
     want = f"{iso.NOBODY} {iso.NOBODY} ['1', '2'] False\n"
     if result.stdout != want:
-        why = _last_line(result.stderr) or result.error or result.stdout.strip()
+        why = last_line(result.stderr) or result.error or result.stdout.strip()
         return False, f"bwrap probe failed ({why[:300]})"
     return True, ""
 
@@ -144,126 +151,11 @@ def _inside_env(workdir: str) -> dict[str, str]:
             "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "MPLCONFIGDIR": tmp}
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group and the process itself (it may have left the group with setsid)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if proc.returncode is None:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _collect(proc: subprocess.Popen, deadline: float, keep_stdout: int) -> tuple[bytes, int, bytes, str]:
-    """Read both pipes until EOF, the deadline, or too much output. Returns (stdout head, stdout
-    bytes seen, stderr tail, stop reason: "" | "timeout" | "output")."""
-    out, err = bytearray(), bytearray()
-    seen = {proc.stdout.fileno(): 0, proc.stderr.fileno(): 0}
-    sel = selectors.DefaultSelector()
-    for f in (proc.stdout, proc.stderr):
-        os.set_blocking(f.fileno(), False)
-        sel.register(f.fileno(), selectors.EVENT_READ)
-    reason = ""
-    try:
-        while sel.get_map() and not reason:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                reason = "timeout"
-                break
-            for key, _ in sel.select(remaining):
-                try:
-                    chunk = os.read(key.fd, 65536)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    sel.unregister(key.fd)
-                    continue
-                seen[key.fd] += len(chunk)
-                if key.fd == proc.stdout.fileno():
-                    if len(out) < keep_stdout:
-                        out += chunk[: keep_stdout - len(out)]
-                else:
-                    err += chunk
-                    if len(err) > 2 * STDERR_KEEP_BYTES:
-                        del err[: len(err) - STDERR_KEEP_BYTES]
-                if sum(seen.values()) > OUTPUT_KILL_BYTES:
-                    reason = "output"
-                    break
-    finally:
-        sel.close()
-    return bytes(out), seen[proc.stdout.fileno()], bytes(err[-STDERR_KEEP_BYTES:]), reason
-
-
-def _signal_error(status: int, cpu_s: int) -> tuple[str, bool]:
-    sig = -status
-    try:
-        name = signal.Signals(sig).name
-    except ValueError:
-        name = f"signal {sig}"
-    if sig == signal.SIGXCPU:
-        return f"TimeoutError: CPU time limit exceeded ({cpu_s} s)", True
-    if sig == signal.SIGKILL:
-        return "Killed: SIGKILL (a CPU or memory limit was exceeded)", False
-    if sig == signal.SIGSEGV:
-        return "Crash: SIGSEGV (segmentation fault, e.g. a stack overflow from very deep recursion)", False
-    if sig == signal.SIGXFSZ:
-        return "Killed: SIGXFSZ (file size limit exceeded)", False
-    return f"Killed: {name}", False
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:1000] if lines else ""
-
-
-
-def _remove_tree(path: str) -> None:
-    """Remove a folder iteratively (a 1,500-deep chain must not hit the recursion limit), fixing modes."""
-    stack = [path]
-    while stack:
-        top = stack[-1]
-        try:
-            os.chmod(top, 0o700)
-            entries = list(os.scandir(top))
-        except OSError:
-            entries = []
-        subdirs = []
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    subdirs.append(entry.path)
-                else:
-                    os.unlink(entry.path)
-            except OSError:
-                pass
-        if subdirs:
-            stack.extend(subdirs)
-            continue
-        stack.pop()
-        try:
-            os.rmdir(top)
-        except OSError:
-            pass
-
-
-def _fd_with(data: bytes):
-    """An unlinked temporary file holding ``data``, positioned at its start (inherited by the child)."""
-    f = tempfile.TemporaryFile()
-    f.write(data)
-    f.flush()
-    f.seek(0)
-    os.set_inheritable(f.fileno(), True)
-    return f
-
-
 def _run(code: str, mode: str, *, timeout_s: float, cpu_s: int, memory_mb: int, max_output: int,
          file_mb: int, tmp_mb: int) -> SandboxResult:
-    code_file = _fd_with(code.encode("utf-8", "surrogatepass"))
+    code_file = fd_with(code.encode("utf-8", "surrogatepass"))
     filt = iso.seccomp_filter() if mode == "bwrap" else b""
-    seccomp_file = _fd_with(filt) if filt else None
+    seccomp_file = fd_with(filt) if filt else None
     fds = [code_file.fileno()] + ([seccomp_file.fileno()] if seccomp_file else [])
     host_dir = None
     try:
@@ -286,17 +178,17 @@ def _run(code: str, mode: str, *, timeout_s: float, cpu_s: int, memory_mb: int, 
         if seccomp_file:
             seccomp_file.close()
         try:
-            out, out_seen, err, reason = _collect(proc, start + timeout_s, 4 * max_output + 4)
+            out, out_seen, err, reason = collect_output(proc, start + timeout_s, 4 * max_output + 4)
             if reason:
-                _kill(proc)
+                kill_tree(proc)
             try:
                 status = proc.wait(timeout=max(0.05, start + timeout_s - time.monotonic()))
             except subprocess.TimeoutExpired:
                 reason = reason or "timeout"
-                _kill(proc)
+                kill_tree(proc)
                 status = proc.wait()
         finally:
-            _kill(proc)  # and anything the snippet left behind in its group
+            kill_tree(proc)  # and anything the snippet left behind in its group
             proc.stdout.close()
             proc.stderr.close()
             if proc.poll() is None:
@@ -307,7 +199,7 @@ def _run(code: str, mode: str, *, timeout_s: float, cpu_s: int, memory_mb: int, 
         if seccomp_file:
             seccomp_file.close()
         if host_dir:
-            _remove_tree(host_dir)
+            remove_tree(host_dir)
     if mode == "bwrap" and 128 < status < 128 + 65 and reason != "timeout":
         status = 128 - status  # bwrap reports "killed by signal S" as exit status 128 + S
     stdout = out.decode("utf-8", errors="replace")
@@ -316,15 +208,15 @@ def _run(code: str, mode: str, *, timeout_s: float, cpu_s: int, memory_mb: int, 
     stderr = err.decode("utf-8", errors="replace")
     timed_out = False
     if status < 0 and status != -signal.SIGKILL:  # it died of its own limit before any kill of ours
-        error, timed_out = _signal_error(status, cpu_s)
+        error, timed_out = signal_error(status, cpu_s)
     elif reason == "timeout":
         error, timed_out = f"TimeoutError: execution timed out after {timeout_s:g} s", True
     elif reason == "output":
         error, truncated = f"OutputLimitError: more than {OUTPUT_KILL_BYTES} bytes of output; process killed", True
     elif status < 0:
-        error, timed_out = _signal_error(status, cpu_s)
+        error, timed_out = signal_error(status, cpu_s)
     elif status > 0:
-        error = _last_line(stderr) or f"exited with status {status}"
+        error = last_line(stderr) or f"exited with status {status}"
     else:
         error = ""
     return SandboxResult(stdout, error, timed_out, status, truncated, stderr, mode)

@@ -215,7 +215,8 @@ class TaskType:
 
 
 TASK_TYPES: list[TaskType] = []
-TASK_MODULES = ("umi_lab.toolworld.tasks_single", "umi_lab.toolworld.tasks_multi", "umi_lab.toolworld.tasks_ood")
+TASK_MODULES = tuple(f"umi_lab.toolworld.{m}" for m in (  # registration order = generation order: keep it
+    "tasks_single", "tasks_single_facts", "tasks_give_up", "tasks_multi", "tasks_cross", "tasks_ood"))
 
 
 def task(level: str, *apis: str, n_calls: int | None = None, give_up: bool = False):

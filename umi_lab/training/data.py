@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from umi_lab.backbone import encode_prompt
-from umi_lab.errors import DataError
+from umi_lab.errors import DataError, require_strings
 from umi_lab.io import read_records
 from umi_lab.methods import get_method
-from umi_lab.prompts import PromptStyle
+from umi_lab.protocol.prompts import PromptStyle
 from umi_lab.rundir import file_sha256
 
 STAGE2_ROLES = ("planner", "caller", "summarizer")
@@ -31,13 +31,7 @@ DATASETS = ("backbone", *STAGE2_ROLES, "multitask")
 
 
 def _check_sample(sample: Any, file: str | None, i: int) -> None:
-    if not isinstance(sample, dict):
-        raise DataError(f"expected an object, got {type(sample).__name__}", file=file, record=i)
-    for key in ("input", "target"):
-        if key not in sample:
-            raise DataError("missing", file=file, record=i, field=key)
-        if not isinstance(sample[key], str):
-            raise DataError(f"expected a string, got {type(sample[key]).__name__}", file=file, record=i, field=key)
+    require_strings(sample, ("input", "target"), file=file, index=i)
 
 
 @dataclass
@@ -185,7 +179,7 @@ def load_role_data(data: str | os.PathLike, roles: Iterable[str], *, family: str
         from umi_lab.splitting import split_roles
     except ModuleNotFoundError as e:
         raise DataError(f"cannot split conversations into role datasets: {e}", file=str(folder / "train.json")) from None
-    from umi_lab.trajectory import load_dialogues
+    from umi_lab.protocol.dialogue import load_dialogues
 
     dialogues = load_dialogues(folder / "train.json")
     fingerprints[str(folder / "train.json")] = file_sha256(folder / "train.json")

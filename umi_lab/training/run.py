@@ -205,15 +205,24 @@ def _run_plan(config, run: RunDir, method, model_path, tokenizer, datasets, max_
                                  processing_class=tokenizer, callbacks=[recorder, *user_callbacks])
         _one_quiet_bar(trainer, progress and _is_main())
         trainer.train(resume_from_checkpoint=checkpoint)
-        if trainer.is_world_process_zero():
-            def save(tmp, model=trainer.model):
-                model.save_pretrained(tmp)
-                if not lora:
-                    tokenizer.save_pretrained(tmp)
-            run.save_role(job.role, save, lora=lora)
-            shutil.rmtree(run.work_dir(job.role), ignore_errors=True)
-        _barrier()
+        _save_role(run, trainer, job.role, lora)
         del trainer, model
+
+
+def _save_role(run: RunDir, trainer, role: str, lora: bool) -> None:
+    """Save the trained role atomically. Every rank calls ``trainer.save_model`` (sharded FSDP2 / ZeRO-3
+    weights are gathered collectively; only rank 0 writes, adapter or full model plus tokenizer) into one
+    staging folder; rank 0 then renames it into place and removes the role's checkpoints."""
+    staging = run.role_staging(role, lora=lora)
+    if _is_main():
+        shutil.rmtree(staging, ignore_errors=True)  # left by a run killed while saving
+    _barrier()
+    trainer.save_model(str(staging))
+    if _is_main():
+        (staging / "training_args.bin").unlink(missing_ok=True)  # the run's config.json says how it trained
+        run.publish_role(role, lora=lora)
+        shutil.rmtree(run.work_dir(role), ignore_errors=True)
+    _barrier()
 
 
 @contextmanager
