@@ -19,6 +19,7 @@ from umi_lab.evaluation import (
 from umi_lab.io import write_json
 from umi_lab.protocol.dialogue import Turn, load_dialogues
 from umi_lab.protocol.prompts import PromptStyle, history_string, role_input
+from umi_lab.rundir import RunDir
 from umi_lab.serving import Generation, build_random_run
 from umi_lab.splitting import backbone_target
 from umi_lab.static_eval import caller_input, summarizer_input
@@ -169,14 +170,40 @@ def test_errors(tmp_path):
     assert e.value.file == str(tmp_path / "status")
 
 
+def _files(folder):
+    """The files of an evaluation folder a user sees (its lock file is hidden)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+FINAL_STATIC = ["config.json", "identity.json", "metrics.json", "predictions.json"]
+
+
 def test_cli_smoke_on_a_random_adapter_run(tmp_path, capsys):
     run = build_random_run(tmp_path / "run", method="alpha_umi")
-    assert main(["evaluate", "--run", str(run), "--benchmark", "toolworld-ood", "--mode", "static", "--smoke"]) == 0
+    base = ["evaluate", "--run", str(run), "--benchmark", "toolworld-ood", "--mode", "static", "--smoke"]
+    assert main(base) == 0
     printed = json.loads(capsys.readouterr().out.splitlines()[0])
     assert printed["n_items"] == 4 and 0 <= printed["plan_em"] <= 1
     out = run / "eval" / "toolworld-ood-static"
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "predictions.json"]
+    assert _files(out) == FINAL_STATIC
     assert (printed["resumed"], printed["computed"], printed["corrupt_lines"], printed["errors"]) == (0, 4, 0, 0)
+    ident = json.loads((out / "identity.json").read_text())
+    assert (ident["n_items"], ident["settings"]["generation"]["max_new_tokens"], ident["method"]) == (4, 16, "alpha_umi")
+
+    # the same command again: the finished evaluation is reused, and says so
+    assert main(base) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"evaluation: reusing {out} (same settings, finished") and lines[-1] == f"reused: {out}"
+    assert RunDir(run).eval_metrics("toolworld-ood", "static", ident)["n_items"] == 4
+
+    # other settings: their own folder, named with the settings' hash, never an error, never a reuse
+    assert main(base + ["--max-new-tokens", "17"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "differs in settings.generation.max_new_tokens" in lines[0]
+    other = [f for f, i in RunDir(run).evaluations("toolworld-ood", "static")
+             if i["settings"]["generation"]["max_new_tokens"] == 17]
+    assert len(other) == 1 and other[0].name.startswith("toolworld-ood-static-") and lines[-1] == f"written: {other[0]}"
+    assert len(RunDir(run).evaluations()) == 2 and json.loads((out / "identity.json").read_text()) == ident
 
     # an evaluation killed after its first chunk of 2 (an oracle stands in for the model), resumed by the CLI
     class Cut(Oracle):
@@ -186,23 +213,78 @@ def test_cli_smoke_on_a_random_adapter_run(tmp_path, capsys):
             return super().generate(prompts, roles, config)
 
     settings = EvalSettings.smoke()
-    settings.checkpoint_every = 2
+    settings.checkpoint_every, settings.generation.max_new_tokens = 2, 18
     with pytest.raises(KeyboardInterrupt):
         evaluate_run(run, "toolworld-ood", "static", smoke=True, models=Cut({}), settings=settings)
-    base = ["evaluate", "--run", str(run), "--benchmark", "toolworld-ood", "--mode", "static", "--smoke"]
-    assert main(base + ["--max-new-tokens", "17"]) == 2
-    assert "partial.json" in capsys.readouterr().err
-    assert main(base + ["--checkpoint-every", "2"]) == 0
+    said = capsys.readouterr().out
+    cut = [f for f, i in RunDir(run).evaluations(unfinished=True) if not (f / "metrics.json").is_file()]
+    assert len(cut) == 1 and f"evaluation interrupted: 2 of 4 items saved in {cut[0]}" in said
+    assert "run the same command again to resume" in said
+    assert _files(cut[0]) == ["identity.json", "partial.json", "predictions.partial.jsonl"]
+    assert main(base + ["--max-new-tokens", "18"]) == 0  # another cadence: the same evaluation, resumed
     printed = json.loads(capsys.readouterr().out.splitlines()[0])
     assert (printed["resumed"], printed["computed"], printed["n_items"]) == (2, 2, 4)
-    preds = json.loads((out / "predictions.json").read_text())
+    preds = json.loads((cut[0] / "predictions.json").read_text())
     assert [p["planner_output"] for p in preds[:2]] == ["lost Next: give up."] * 2  # kept from the partial file
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "predictions.json"]
+    assert _files(cut[0]) == FINAL_STATIC
+    settings.generation.max_new_tokens = 19
     with pytest.raises(KeyboardInterrupt):
         evaluate_run(run, "toolworld-ood", "static", smoke=True, models=Cut({}), settings=settings)
-    assert main(base + ["--max-new-tokens", "17", "--restart"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--max-new-tokens", "19", "--restart"]) == 0  # --restart: discard the partial results
     printed = json.loads(capsys.readouterr().out.splitlines()[0])
     assert (printed["resumed"], printed["computed"]) == (0, 4)
+
+
+def test_ctrl_c_in_the_cli_keeps_results_and_exits_130(tmp_path, capsys, monkeypatch):
+    from umi_lab.serving import RoleModels
+
+    run = build_random_run(tmp_path / "run", method="alpha_umi")
+
+    class Cut(Oracle):
+        def generate(self, prompts, roles, config=None):
+            if self.unknown >= 2:
+                raise KeyboardInterrupt
+            return super().generate(prompts, roles, config)
+
+    monkeypatch.setattr(RoleModels, "from_run", classmethod(lambda cls, *a, **k: Cut({})))
+    base = ["evaluate", "--run", str(run), "--benchmark", "toolworld-ood", "--mode", "static", "--smoke",
+            "--checkpoint-every", "2"]
+    assert main(base) == 130
+    captured = capsys.readouterr()
+    out = run / "eval" / "toolworld-ood-static"
+    assert captured.out == (f"evaluation interrupted: 2 of 4 items saved in {out}; "
+                            "run the same command again to resume\n")
+    assert "Traceback" not in captured.err and "KeyboardInterrupt" not in captured.err
+    assert "toolworld-ood static" in captured.err and "| 2/4 [" in captured.err  # one progress bar, with ETA
+    monkeypatch.setattr(RoleModels, "from_run", classmethod(lambda cls, *a, **k: Oracle({})))
+    assert main(base) == 0
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out.splitlines()[0])
+    assert (printed["resumed"], printed["computed"], printed["n_items"]) == (2, 2, 4)
+    assert "| 4/4 [" in captured.err and captured.err.count("toolworld-ood static") >= 1
+
+
+def test_an_unfinished_training_is_refused_and_a_second_writer_too(tmp_path):
+    run = build_random_run(tmp_path / "run", method="alpha_umi")
+    for status in ("running", "interrupted", "failed"):
+        (run / "status").write_text(status + "\n")
+        with pytest.raises(DataError, match=f"training did not finish \\(status: {status}") as e:
+            evaluate_run(run, "toolworld-ood", "static", smoke=True, models=Oracle({}))
+        assert e.value.file == str(run / "status") and "--resume" not in str(e.value)
+    (run / "status").write_text("done\n")
+    from umi_lab.evaluation.driver import evaluation_identity
+
+    rd = RunDir(run)
+    ident = evaluation_identity(run, "toolworld-ood", "static", smoke=True, models=Oracle({}))
+    folder = rd.claim_eval_dir("toolworld-ood", "static", ident)
+    with rd.eval_lock(folder):  # another process evaluating the same settings
+        with pytest.raises(DataError, match=r"same settings\) is being written by pid \d+") as e:
+            evaluate_run(run, "toolworld-ood", "static", smoke=True, models=Oracle({}))
+        assert e.value.file == str(folder)
+    # the lock dies with its holder: a rerun goes on without --restart
+    m = evaluate_run(run, "toolworld-ood", "static", smoke=True, models=Oracle({}))
+    assert m["n_items"] == 4 and m["eval_dir"] == str(folder)
 
 
 def test_backbone_history_golden():
@@ -289,7 +371,7 @@ def test_interrupted_realtime_evaluation_resumes_without_recomputing(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _realtime(tmp_path, "cut", Interrupting(answers, ins, watch=range(4, 8), at=2), 12)
     out = tmp_path / "cut" / "eval" / "toolworld-id-realtime"
-    assert sorted(p.name for p in out.iterdir()) == ["partial.json", "trajectories.partial.jsonl"]
+    assert _files(out) == ["identity.json", "partial.json", "trajectories.partial.jsonl"]
     rows = [json.loads(line) for line in (out / "trajectories.partial.jsonl").read_text().splitlines()]
     assert [r["index"] for r in rows] == [0, 1, 2, 3] and rows[0]["id"] == gold[0].id
 
@@ -299,25 +381,51 @@ def test_interrupted_realtime_evaluation_resumes_without_recomputing(tmp_path):
     assert m["resume"] == {"resumed": 4, "computed": 8, "corrupt_lines": 0, "chunk_size": 4}
     assert (m["pass_rate"], m["n"], m["outcomes"]) == (ref["pass_rate"], 12, ref["outcomes"])
     assert (out / "trajectories.jsonl").read_text() == reference
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.json", "trajectories.jsonl"]
+    assert _files(out) == ["config.json", "identity.json", "metrics.json", "trajectories.jsonl"]
 
 
-def test_resume_with_other_settings_is_refused_unless_restarted(tmp_path):
+def test_other_settings_never_meet_an_interrupted_evaluation(tmp_path):
+    gold, ins = _toolworld_gold(8)
+    answers = _gold_oracle(gold)
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "r", Interrupting(answers, ins, watch=range(4, 8), at=1), 8)
+    plain = tmp_path / "r" / "eval" / "toolworld-id-realtime"
+    partial = (plain / "trajectories.partial.jsonl").read_text()
+    # other settings (max_steps, limit) go to their own folders and leave the partial results alone
+    m = _realtime(tmp_path, "r", Oracle(answers), 8, settings=EvalSettings(max_steps=19, checkpoint_every=4))[1]
+    m6 = _realtime(tmp_path, "r", Oracle(answers), 6)[1]
+    assert (m["n"], m6["n"], m["resume"]["resumed"], m6["resume"]["resumed"]) == (8, 6, 0, 0)
+    assert len({m["eval_dir"], m6["eval_dir"], str(plain)}) == 3
+    assert (plain / "trajectories.partial.jsonl").read_text() == partial
+    # the interrupted one resumes with its own settings (the checkpoint cadence is free to change) ...
+    again = Interrupting(answers, ins)
+    m = _realtime(tmp_path, "r", again, 8, settings=EvalSettings(max_steps=20, checkpoint_every=3))[1]
+    assert m["resume"]["resumed"] == 4 and again.seen == set(range(4, 8)) and m["eval_dir"] == str(plain)
+    # ... and is then reused as it is; readers find each folder by its settings
+    again = Interrupting(answers, ins)
+    reused = _realtime(tmp_path, "r", again, 8)[1]
+    assert reused["reused"] and again.seen == set() and reused["pass_rate"] == m["pass_rate"] == 1.0
+    found = {i["settings"]["max_steps"]: f.name for f, i in RunDir(tmp_path / "r").evaluations("toolworld-id")
+             if i["n_items"] == 8}
+    assert sorted(found) == [19, 20] and found[20] == "toolworld-id-realtime"
+    assert found[19].startswith("toolworld-id-realtime-") and len(found[19]) == len("toolworld-id-realtime-") + 8
+
+
+def test_a_partial_file_from_another_fingerprint_is_refused_unless_restarted(tmp_path):
     gold, ins = _toolworld_gold(8)
     answers = _gold_oracle(gold)
     with pytest.raises(KeyboardInterrupt):
         _realtime(tmp_path, "r", Interrupting(answers, ins, watch=range(4, 8), at=1), 8)
     fp = tmp_path / "r" / "eval" / "toolworld-id-realtime" / "partial.json"
+    saved = json.loads(fp.read_text())
+    saved["settings"]["max_steps"] = 19  # written by an older version, or by hand
+    fp.write_text(json.dumps(saved))
     with pytest.raises(DataError, match="differs: settings.max_steps") as e:
-        _realtime(tmp_path, "r", Oracle(answers), 8, settings=EvalSettings(max_steps=19, checkpoint_every=4))
+        _realtime(tmp_path, "r", Oracle(answers), 8)
     assert e.value.file == str(fp) and e.value.field == "settings.max_steps"
-    with pytest.raises(DataError, match="differs: .*item_ids.*limit"):  # other tasks
-        _realtime(tmp_path, "r", Oracle(answers), 6)
-    # the checkpoint cadence is free to change; --restart recomputes everything
     again = Interrupting(answers, ins)
-    m = _realtime(tmp_path, "r", again, 8, settings=EvalSettings(max_steps=20, checkpoint_every=3), restart=True)[1]
+    m = _realtime(tmp_path, "r", again, 8, restart=True)[1]
     assert m["resume"]["resumed"] == 0 and m["resume"]["computed"] == 8 and again.seen == set(range(8))
-    assert m["pass_rate"] == 1.0
 
 
 def test_torn_last_line_is_recovered_and_recomputed(tmp_path):
@@ -347,9 +455,57 @@ def test_corrupt_middle_line_is_a_data_error(tmp_path):
     lines = partial.read_text().splitlines(keepends=True)
     lines[2] = lines[2][:40] + "\n"
     partial.write_text("".join(lines))
-    with pytest.raises(DataError, match="invalid JSON line") as e:
+    with pytest.raises(DataError, match="invalid JSON") as e:
         _realtime(tmp_path, "r", Oracle(answers), 12)
     assert e.value.file == str(partial) and e.value.record == 2
+
+
+def test_a_last_line_without_its_newline_is_kept(tmp_path):
+    gold, ins = _toolworld_gold(8)
+    answers = _gold_oracle(gold)
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "r", Interrupting(answers, ins, watch=range(4, 8), at=1), 8)
+    partial = tmp_path / "r" / "eval" / "toolworld-id-realtime" / "trajectories.partial.jsonl"
+    partial.write_text(partial.read_text().rstrip("\n"))
+    again = Interrupting(answers, ins)
+    m = _realtime(tmp_path, "r", again, 8)[1]
+    assert m["resume"] == {"resumed": 4, "computed": 4, "corrupt_lines": 0, "chunk_size": 4}
+    assert again.seen == set(range(4, 8)) and m["pass_rate"] == 1.0
+
+
+def test_a_full_disk_while_saving_names_the_partial_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    gold, ins = _toolworld_gold(4)
+    oracle = Oracle(_gold_oracle(gold))
+    real = oracle.generate
+
+    def full(*a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def generate(prompts, roles, config=None):  # the disk fills up while the model works
+        monkeypatch.setattr(os, "fsync", full)
+        return real(prompts, roles, config)
+
+    oracle.generate = generate
+    with pytest.raises(DataError, match="No space left on device") as e:
+        _realtime(tmp_path, "r", oracle, 4)
+    assert e.value.file == str(tmp_path / "r" / "eval" / "toolworld-id-realtime" / "trajectories.partial.jsonl")
+
+
+def test_an_item_written_twice_is_kept_once_and_counted(tmp_path):
+    gold, ins = _toolworld_gold(8)
+    answers = _gold_oracle(gold)
+    with pytest.raises(KeyboardInterrupt):
+        _realtime(tmp_path, "r", Interrupting(answers, ins, watch=range(4, 8), at=1), 8)
+    partial = tmp_path / "r" / "eval" / "toolworld-id-realtime" / "trajectories.partial.jsonl"
+    lines = partial.read_text().splitlines(keepends=True)
+    partial.write_text("".join(lines + lines[:1]))  # two writers of an older version appended item 0 twice
+    again = Interrupting(answers, ins)
+    m = _realtime(tmp_path, "r", again, 8)[1]
+    assert m["resume"] == {"resumed": 4, "computed": 4, "corrupt_lines": 1, "chunk_size": 4}
+    assert again.seen == set(range(4, 8)) and m["pass_rate"] == 1.0
 
 
 def test_a_crashing_task_is_an_error_trajectory_not_a_drop(tmp_path):
@@ -403,3 +559,71 @@ def test_interrupted_static_evaluation_resumes(tmp_path):
     assert m["plan_em"] == 1.0 and m["n_items"] == 20 and m["counts"]["errors"] == 0
     name = "toolworld-id-static/predictions.json"
     assert (run / "eval" / name).read_text() == (ref_run / "eval" / name).read_text()
+
+
+SLOW_EVAL = '''
+import sys, time
+from umi_lab.evaluation import Benchmark, EvalSettings, evaluate_run, register_benchmark
+from umi_lab.protocol.dialogue import Dialogue
+from umi_lab.protocol.prompts import PromptStyle, role_input
+from umi_lab.serving import Generation
+from umi_lab.tools.calculator import CalculatorRegistry
+
+
+def tasks(ctx, limit):
+    docs = [t.to_dict() for t in CalculatorRegistry().tool_docs()]
+    return [Dialogue.from_dict({"tools": docs, "instruction": f"What is {i}+1?", "id": f"q{i}", "answer": str(i + 1),
+                                "conversations": [{"from": "user", "value": f"What is {i}+1?"}]}) for i in range(6)]
+
+
+class Slow:
+    method, family, style = "alpha_umi", "toolbench", PromptStyle()
+    role_map = {r: r for r in ("planner", "caller", "summarizer")}
+
+    def prompt(self, role, tools, history, *, thought=""):
+        return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family))
+
+    def generate(self, prompts, roles, config=None):
+        time.sleep(float(sys.argv[2]))
+        return [Generation("Stop. Next: give up.", 3, 2, 0.0) for _ in prompts]
+
+
+register_benchmark(Benchmark("slow-calc", "", tasks=tasks, environment=lambda ctx: lambda task: CalculatorRegistry()))
+m = evaluate_run(sys.argv[1], "slow-calc", settings=EvalSettings(checkpoint_every=1), models=Slow(), progress=False)
+print("resume", m["resume"]["resumed"], m["resume"]["computed"])
+'''
+
+
+def test_two_concurrent_evaluations_then_killed_resume_without_restart(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "slow_eval.py"
+    script.write_text(SLOW_EVAL)
+    run = _run_dir(tmp_path / "run")
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen([sys.executable, str(script), str(run), "0.4"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    partial = run / "eval" / "slow-calc-realtime" / "trajectories.partial.jsonl"
+    try:
+        deadline = time.monotonic() + 120
+        while not (partial.is_file() and partial.read_text().count("\n") >= 1) and first.poll() is None:
+            assert time.monotonic() < deadline, "the first evaluation never saved an item"
+            time.sleep(0.1)
+        assert first.poll() is None
+        second = subprocess.run([sys.executable, str(script), str(run), "0"], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert second.returncode != 0
+        assert f"this evaluation (same settings) is being written by pid {first.pid}" in second.stderr
+    finally:
+        first.kill()  # both killed: no clean-up ran
+        first.wait()
+    saved = partial.read_text().count("\n")
+    assert 1 <= saved < 6
+    again = subprocess.run([sys.executable, str(script), str(run), "0"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stderr
+    resumed, computed = map(int, again.stdout.split()[-2:])
+    assert resumed >= saved and resumed + computed == 6

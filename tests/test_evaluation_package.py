@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +19,12 @@ from umi_lab.evaluation import (
     register_benchmark,
     unregister_benchmark,
 )
+from umi_lab.evaluation.driver import evaluation_identity
 from umi_lab.io import read_json, write_json
 from umi_lab.protocol.dialogue import Dialogue, Tool
 from umi_lab.protocol.prompts import PromptStyle, role_input
-from umi_lab.serving import Generation
+from umi_lab.rundir import RunDir
+from umi_lab.serving import Generation, GenerationSettings
 
 
 class Scripted:
@@ -109,6 +112,56 @@ def test_a_toy_benchmark_is_one_registry_entry(tmp_path, toy, capsys):
         register_benchmark(Benchmark("empty", "nothing"))
 
 
+def test_an_evaluation_is_keyed_by_its_full_settings(tmp_path, toy, capsys):
+    run = _run_dir(tmp_path / "run")
+    plain = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent))
+    assert plain["eval_dir"] == str(run / "eval" / "toy-echo-realtime")
+    variants = {"limit": {"limit": 2},
+                "max_new_tokens": {"settings": EvalSettings(GenerationSettings(max_new_tokens=99))},
+                "batch_size": {"settings": EvalSettings(GenerationSettings(batch_size=2))},
+                "grouped": {"settings": EvalSettings(GenerationSettings(mixed_roles=False))},
+                "decoding": {"decoding": "official"}}
+    folders = {}
+    for name, kw in variants.items():
+        m = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent), **kw)
+        assert not m.get("reused"), name
+        folders[name] = m["eval_dir"]
+    assert len(set(folders.values()) | {plain["eval_dir"]}) == 6
+    assert all(f.startswith(plain["eval_dir"] + "-") for f in folders.values())
+    listed = dict(RunDir(run).evaluations("toy-echo"))
+    assert len(listed) == 6 and listed[Path(folders["limit"])]["n_items"] == 2
+    assert listed[Path(folders["decoding"])]["settings"]["decoding"] == "official"
+    # the checkpoint cadence changes nothing: reused; a reader finds each folder from its settings
+    again = Scripted(_echo_agent)
+    m = evaluate_run(run, "toy-echo", models=again, settings=EvalSettings(checkpoint_every=1), limit=2)
+    assert m["reused"] and m["eval_dir"] == folders["limit"] and again.calls == []
+    ident = evaluation_identity(run, "toy-echo", limit=2, models=again)
+    assert RunDir(run).eval_dir("toy-echo", "realtime", ident) == Path(folders["limit"])
+    assert RunDir(run).eval_metrics("toy-echo", "realtime", ident)["n"] == 2
+    # another run configuration in the same folder: its evaluations are not the old ones
+    original = read_json(run / "config.json")
+    write_json(run / "config.json", {**original, "seed": 5})
+    m = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent))
+    assert not m.get("reused") and m["eval_dir"] not in folders.values() and m["eval_dir"] != plain["eval_dir"]
+    # the readable folder removed: an evaluation in a hashed folder is still found, not redone
+    write_json(run / "config.json", original)
+    shutil.rmtree(plain["eval_dir"])
+    m = evaluate_run(run, "toy-echo", models=again, limit=2)
+    assert m["reused"] and m["eval_dir"] == folders["limit"] and again.calls == []
+
+
+def test_an_older_evaluation_folder_is_never_reused(tmp_path, toy, capsys):
+    run = _run_dir(tmp_path / "run")
+    old = run / "eval" / "toy-echo-realtime"
+    write_json(old / "metrics.json", {"echo_accuracy": 0.0, "n": 3})  # written before folders had identities
+    m = evaluate_run(run, "toy-echo", models=Scripted(_echo_agent), say=print)
+    assert m["echo_accuracy"] == 1.0 and m["eval_dir"].startswith(str(old) + "-")
+    assert "older folder without identity.json" in capsys.readouterr().out
+    assert read_json(old / "metrics.json") == {"echo_accuracy": 0.0, "n": 3}
+    assert [(f.name, i is None) for f, i in RunDir(run).evaluations()] == [
+        ("toy-echo-realtime", True), (Path(m["eval_dir"]).name, False)]
+
+
 # ------------------------------------------------------------------------------------------------ decoding
 def test_official_profile_values_and_greedy_default():
     g = EvalSettings.for_profile("greedy", "realtime")
@@ -193,6 +246,16 @@ def test_evaluation_uses_the_runs_toolworld_folder_and_world_seed(tmp_path):
     tw = cfg["data"]["toolworld"]
     assert (tw["world_seed"], tw["source"], tw["path"]) == (7, "run", str(world))
     assert tw["files"]["test_in_domain.json"]["dialogues"] == 3
+    ident = read_json(run / "eval" / "toolworld-id-realtime" / "identity.json")
+    assert ident["data"]["toolworld"]["world_seed"] == 7
+
+    # other ToolWorld data (another world seed): another evaluation, in its own folder
+    other = tmp_path / "tw8"
+    generate_folder(GenerateConfig(seed=8, n_train=6, n_test_id=3, n_test_ood=2), other)
+    m8 = evaluate_run(run, "toolworld-id", "realtime", models=Scripted(fn), settings=EvalSettings(toolworld=str(other)))
+    assert m8["eval_dir"] != m["eval_dir"] and not m8.get("reused")
+    assert read_json(Path(m8["eval_dir"]) / "identity.json")["data"]["toolworld"]["world_seed"] == 8
+    assert evaluate_run(run, "toolworld-id", "realtime", models=Scripted(fn))["reused"]
 
     # an edited file no longer matches its manifest
     (world / "test_in_domain.json").write_text("[]\n")
@@ -286,3 +349,67 @@ def test_import_run_end_to_end(tmp_path, capsys):
         from umi_lab.import_run import import_run
 
         import_run(tmp_path / "y", backbone=str(adapter))
+
+
+
+def test_the_ablation_reads_the_folder_of_its_own_settings(tmp_path):
+    """A grid whose readable eval folder holds another limit: the evaluation goes to its own folder (as
+    ``evaluate_run`` does) and the table shows that folder's numbers, never the stale ones."""
+    from umi_lab.ablation import AblationConfig, run_ablation
+
+    def train(config):
+        run = Path(config.out)
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "status").write_text("done\n")
+        return run
+
+    def stale_then_evaluate(run_dir, spec, **kwargs):
+        plain = run_dir / "eval" / spec.name
+        own = plain.with_name(plain.name + "-0123abcd")
+        write_json(own / "metrics.json", {"plan_em": 0.9, "limit": kwargs.get("limit")})
+        return {"plan_em": 0.9, "eval_dir": str(own)}
+
+    cfg = AblationConfig(data="roles", out=str(tmp_path / "abl"), methods=("single_llm",), seeds=(0,),
+                         evals=("toolworld-id:static",), eval_overrides={"limit": 7})
+    run_dir = cfg.run_dir("single_llm", 0)
+    write_json(run_dir / "eval" / "toolworld-id-static" / "metrics.json", {"plan_em": 0.1})
+    write_json(run_dir / "eval" / "toolworld-id-static" / "config.json", {"limit": 3, "smoke": False})
+    res = run_ablation(cfg, train_fn=train, evaluate_fn=stale_then_evaluate, say=lambda s: None)
+    assert res.tidy.loc[res.tidy.metric == "plan_em", "value"].tolist() == [0.9]
+    got = [p for (r, name), p in res.eval_dirs.items() if name == "toolworld-id-static"]
+    assert [p.name for p in got] == ["toolworld-id-static-0123abcd"]
+
+
+def test_the_ablation_report_takes_item_scores_from_the_folders_it_read(tmp_path):
+    from umi_lab.ablation import AblationConfig, run_ablation
+    from umi_lab.ablation_report import grid_items
+    from umi_lab.io import write_jsonl
+
+    def train(config):
+        run = Path(config.out)
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / "config.json", {"method": "single_llm", "seed": 0})
+        (run / "status").write_text("done\n")
+        return run
+
+    def trajectories(folder, n, outcome):
+        task = {"tools": [TOY_DOC], "instruction": "echo x", "conversations": [{"from": "user", "value": "echo x"}]}
+        write_jsonl(folder / "trajectories.jsonl", [{"task_id": f"t{i}", "method": "single_llm", "dialogue": task,
+                                                     "steps": [], "outcome": outcome} for i in range(n)])
+
+    def evaluate(run_dir, spec, **kwargs):
+        own = run_dir / "eval" / (spec.name + "-0123abcd")
+        write_json(own / "metrics.json", {"give_up_rate": 0.0, "limit": kwargs.get("limit")})
+        trajectories(own, 3, "conclusion")
+        return {"eval_dir": str(own)}
+
+    cfg = AblationConfig(data="roles", out=str(tmp_path / "abl"), methods=("single_llm",), seeds=(0,),
+                         evals=("toolworld-id:realtime",), eval_overrides={"limit": 3})
+    plain = cfg.run_dir("single_llm", 0) / "eval" / "toolworld-id-realtime"
+    write_json(plain / "metrics.json", {"give_up_rate": 1.0})
+    write_json(plain / "config.json", {"limit": 2, "smoke": False})
+    trajectories(plain, 2, "give_up")  # another limit's stale results
+    res = run_ablation(cfg, train_fn=train, evaluate_fn=evaluate, say=lambda s: None, report=False)
+    items, floors = grid_items(res.tidy, [d for *_, d in res.grid], res.eval_dirs)
+    assert set(items["benchmark"]) == {"toolworld-id-realtime"} and sorted(set(items["item_id"])) == ["t0", "t1", "t2"]
+    assert set(floors["benchmark"]) == {"toolworld-id-realtime"}

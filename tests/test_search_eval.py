@@ -16,6 +16,7 @@ from umi_lab.io import read_json, write_json
 from umi_lab.protocol.dialogue import Dialogue
 from umi_lab.protocol.prompts import PromptStyle, role_input
 from umi_lab.serving import Generation
+from umi_lab.stats import pass_hat_k_mean
 from umi_lab.tools.calculator import CalculatorRegistry
 
 QUESTIONS = {"q1": ("2+3", "5"), "q2": ("4+4", "8")}
@@ -94,6 +95,14 @@ def test_dfsdt_is_selectable_per_evaluation_and_recorded(tmp_path, calc):
     assert read_json(run / "eval" / "toy-calc-realtime" / "config.json")["search"] == "chain"
     trajs = [json.loads(x) for x in (folder / "trajectories.jsonl").read_text().splitlines()]
     assert [t["meta"]["search"]["path"] for t in trajs] == [[3, 4], [3, 4]]
+    # another node budget: its own folder (readable name + settings hash); the same budget: reused, no call
+    wider = evaluate_run(run, "toy-calc", models=Scripted(_greedy_gives_up),
+                         settings=EvalSettings(search="dfsdt", max_nodes=30))
+    assert wider["eval_dir"].startswith(str(folder) + "-") and not wider.get("reused")
+    again = Scripted(_greedy_gives_up)
+    same = evaluate_run(run, "toy-calc", models=again, settings=EvalSettings(search="dfsdt", max_nodes=20))
+    assert same["reused"] and same["eval_dir"] == str(folder) and again.calls == []
+    assert same["accuracy"] == dfsdt["accuracy"]
 
 
 def _coin(role, prompt, settings):
@@ -119,6 +128,12 @@ def test_trials_are_recorded_per_trial_for_pass_k(tmp_path, calc):
     assert per_task["q1"] == [t["meta"]["correct"] for t in lines if t["task_id"] == "q1"]
     assert m["n"] == 8 and m["accuracy"] == sum(sum(v) for v in per_task.values()) / 8
     assert sorted({c.seed // TRIAL_SEED_STRIDE for *_, c in models.calls}) == [0, 1, 2, 3]  # seeds per trial
+    verdicts = [[int(per_task[q][j]) for q in sorted(per_task)] for j in range(4)]  # (trials, tasks)
+    assert m["trials"]["pass_hat_k_tasks"] == 2 and sorted(m["trials"]["pass_hat_k"]) == ["1", "2", "3", "4"]
+    for j in range(1, 5):
+        assert m["trials"]["pass_hat_k"][str(j)] == pytest.approx(pass_hat_k_mean(verdicts, j))
+    assert m["trials"]["pass_hat_k"]["1"] == pytest.approx(m["accuracy"])  # pass^1 is the mean success
+    assert read_json(run / "eval" / "toy-calc-realtime-k4" / "metrics.json")["trials"] == m["trials"]
     again = evaluate_run(_run(tmp_path / "again"), "toy-calc", models=Scripted(_coin), settings=settings)
     assert again["trials"] == m["trials"]
 

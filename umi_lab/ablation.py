@@ -168,6 +168,7 @@ class AblationResult:
     paths: dict[str, Path]
     timings: dict[str, float]
     grid: list[tuple[str, int, float | None, Path]] = field(default_factory=list)  # (method, seed, fraction, run)
+    eval_dirs: dict[tuple[str, str], Path] = field(default_factory=dict)  # (run folder, eval name) → its folder
 
 
 def train_config(cfg: AblationConfig, method: str, seed: int, *, with_out: bool = True,
@@ -274,6 +275,7 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
     cells = cfg.cells()
     run_dirs: list[Path] = []
     grid: list[tuple[str, int, float | None, Path]] = []
+    eval_dirs: dict[tuple[str, str], Path] = {}
     for i, (method, seed, fraction) in enumerate(cells, 1):
         run_dir = cfg.run_dir(method, seed, fraction)
         run = run_dir.name
@@ -299,7 +301,9 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                 if stale != "absent":
                     say(f"  {spec.name}: evaluated again (the finished one differs: {stale})")
                 try:
-                    evaluate_fn(run_dir, spec, **({"smoke": True} if cfg.smoke else {}), **cfg.eval_overrides)
+                    got = evaluate_fn(run_dir, spec, **({"smoke": True} if cfg.smoke else {}), **cfg.eval_overrides)
+                    if isinstance(got, dict) and got.get("eval_dir"):  # other settings live in their own folder
+                        eval_dir = Path(got["eval_dir"])
                     if not (eval_dir / "metrics.json").is_file():
                         raise DataError("evaluation wrote no metrics.json", file=str(eval_dir / "metrics.json"))
                     counts["evaluated"] += 1
@@ -308,7 +312,8 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                     _failure(failures, say, run=run, method=method, seed=seed, stage="evaluate",
                              benchmark=spec.name, error=e)
                     continue
-            metrics = RunDir(run_dir).eval_metrics(spec.benchmark, spec.mode)
+            metrics = read_json(eval_dir / "metrics.json")
+            eval_dirs[(str(run_dir), spec.name)] = eval_dir
             new = metric_rows(metrics, run=run, method=method, seed=seed, benchmark=spec.name,
                               config=eval_config(eval_dir), fraction=fraction)
             rows += new
@@ -321,15 +326,16 @@ def run_ablation(cfg: AblationConfig, *, train_fn: Callable | None = None, evalu
                           meta={"config": _config_dict(cfg), "counts": counts, "timings": timings,
                                 "runs": [d.name for d in run_dirs]})
     if report and not tidy.empty:
-        paths.update(report_grid(cfg, tidy, out, grid, say=say))
+        paths.update(report_grid(cfg, tidy, out, grid, say=say, eval_dirs=eval_dirs))
     say(f"ablation: {counts['trained']} trained, {counts['reused_runs']} reused, {counts['evaluated']} evaluations, "
         f"{counts['reused_evals']} reused, {counts['failed_runs']} failed runs, {counts['failed_evals']} failed "
         f"evaluations; table {paths['csv']}")
-    return AblationResult(tidy, failures, counts, paths, timings, grid)
+    return AblationResult(tidy, failures, counts, paths, timings, grid, eval_dirs)
 
 
 def report_grid(cfg: AblationConfig, tidy: pd.DataFrame, out: Path, grid: Sequence[tuple], *,
-                say: Callable[[str], None] = print, metrics: Sequence[str] = PAPER_METRICS) -> dict[str, Any]:
+                say: Callable[[str], None] = print, metrics: Sequence[str] = PAPER_METRICS,
+                eval_dirs: dict[tuple[str, str], Path] | None = None) -> dict[str, Any]:
     """The grid's report (``ablation_report.write_report``): statistics from the runs' item scores, floors,
     loss curves of the first seed's runs; ``grid`` holds ``(method, seed, fraction, run_dir)``. Untrained rows mix settings by design: the table is told so."""
     mixed = cfg.allow_mixed or any(is_zero_shot(m) for m in cfg.methods)
@@ -338,7 +344,8 @@ def report_grid(cfg: AblationConfig, tidy: pd.DataFrame, out: Path, grid: Sequen
             "tables/table_configs.json)")
     top = max(cfg.fractions) if cfg.fractions else None
     loss = [d for m, s, f, d in grid if s == cfg.seeds[0] and f == top and not is_zero_shot(m)]
-    return write_report(tidy, out, run_dirs=[d for *_, d in grid], metrics=metrics, allow_mixed=mixed, loss_runs=loss)
+    return write_report(tidy, out, run_dirs=[d for *_, d in grid], metrics=metrics, allow_mixed=mixed, loss_runs=loss,
+                        eval_dirs=eval_dirs)
 
 
 def _config_dict(cfg: AblationConfig) -> dict[str, Any]:

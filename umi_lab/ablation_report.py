@@ -80,14 +80,42 @@ def table_cells(tidy: pd.DataFrame) -> pd.DataFrame:
     return tidy[frac.isna() | (frac == top)]
 
 
-def grid_items(tidy: pd.DataFrame, run_dirs: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def grid_items(tidy: pd.DataFrame, run_dirs: Sequence[str | os.PathLike],
+               eval_dirs: dict[tuple[str, str], Path] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-item scores and trivial floors of the runs and benchmarks in ``tidy`` (item rows of other runs
-    or evaluation folders are left out). Example: ``items, floors = grid_items(tidy, run_dirs)``."""
-    from umi_lab.item_scores import collect_items, grid_floors
+    or evaluation folders are left out). ``eval_dirs`` (``AblationResult.eval_dirs``) names the folder each
+    cell was read from (another settings' folder when the readable one holds other settings); without it
+    every folder under ``RUN/eval`` is read by its name. Example: ``items, floors = grid_items(tidy, run_dirs)``."""
+    from umi_lab.item_scores import (
+        ITEM_COLUMNS,
+        REFERENCE_COLUMNS,
+        collect_items,
+        eval_items,
+        grid_floors,
+        realtime_floors,
+        static_floors,
+    )
 
     runs = {Path(d).name: Path(d) for d in run_dirs}
     wanted = [runs[r] for r in dict.fromkeys(tidy["run"]) if r in runs]
     methods = dict(zip(tidy["run"], tidy["method"]))
+    if eval_dirs:
+        seeds = dict(zip(tidy["run"], tidy["seed"]))
+        used = {(Path(r).name, name): Path(f) for (r, name), f in eval_dirs.items()
+                if Path(r).name in methods and name in set(tidy["benchmark"])}
+        frames, floor_frames, seen = [], [], set()
+        for (run, name), folder in used.items():
+            if not ((folder / "predictions.json").is_file() or (folder / "trajectories.jsonl").is_file()):
+                continue
+            frames.append(eval_items(folder, run=run, method=methods[run], seed=int(seeds[run])).assign(benchmark=name))
+            if name not in seen:
+                seen.add(name)
+                floor_frames.append(static_floors(folder / "predictions.json", name)
+                                    if (folder / "predictions.json").is_file() else realtime_floors(name))
+        items = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ITEM_COLUMNS))
+        floors = (pd.concat(floor_frames, ignore_index=True) if floor_frames
+                  else pd.DataFrame(columns=list(REFERENCE_COLUMNS)))
+        return items, floors
     items = collect_items(wanted, methods=methods)
     items = items[items["run"].isin(set(tidy["run"])) & items["benchmark"].isin(set(tidy["benchmark"]))]
     floors = grid_floors(wanted)
@@ -98,7 +126,8 @@ def grid_items(tidy: pd.DataFrame, run_dirs: Sequence[str | os.PathLike]) -> tup
 def write_report(tidy: pd.DataFrame, out: str | os.PathLike, *, run_dirs: Sequence[str | os.PathLike] = (),
                  metrics: Sequence[str] = PAPER_METRICS, items: pd.DataFrame | None = None,
                  references: pd.DataFrame | None = None, allow_mixed: bool = False,
-                 loss_runs: Sequence[str | os.PathLike] = ()) -> dict[str, Any]:
+                 loss_runs: Sequence[str | os.PathLike] = (),
+                 eval_dirs: dict[tuple[str, str], Path] | None = None) -> dict[str, Any]:
     """Paper table (LaTeX + Markdown, with CIs, † marks and floor rows when ``items``/``references`` are
     given or found under ``run_dirs``), metric bars per benchmark, loss curves of ``loss_runs`` and, with a
     ``fraction`` column, the data-scaling plots. Example: ``write_report(tidy, "runs/ablation", run_dirs=dirs)``.
@@ -109,7 +138,7 @@ def write_report(tidy: pd.DataFrame, out: str | os.PathLike, *, run_dirs: Sequen
     out = Path(out)
     cells = table_cells(tidy)
     if items is None and run_dirs:
-        items, found = grid_items(cells, run_dirs)
+        items, found = grid_items(cells, run_dirs, eval_dirs)
         references = found if references is None else references
     if items is not None and items.empty:
         items = None

@@ -28,6 +28,7 @@ from typing import Any
 
 from umi_lab.checkpoints import atomic_save, checkpoint_problem, publish
 from umi_lab.errors import DataError
+from umi_lab.eval_folders import EvalFolders, EvalLocked
 from umi_lab.io import atomic_write_text, read_json, write_json, write_jsonl
 from umi_lab.methods import Method, get_method, with_init
 
@@ -36,7 +37,7 @@ NOT_IDENTITY = ("out", "resume", "report_to", "verbose")  # settings that do not
 _SMALL = 16 * 2**20  # model files up to this size are hashed whole; larger ones (weights) by name and size
 
 
-__all__ = ["RunDir", "RunLocked", "atomic_save", "canonical_hash", "checkpoint_problem", "data_fingerprint",
+__all__ = ["EvalLocked", "RunDir", "RunLocked", "atomic_save", "canonical_hash", "checkpoint_problem", "data_fingerprint",
            "file_sha256", "model_fingerprint", "run_identity"]
 
 
@@ -120,7 +121,7 @@ def run_identity(config: dict[str, Any], *, model: str | None = None, data: str 
     return ident
 
 
-class RunDir:
+class RunDir(EvalFolders):
     """A run folder. Every read and write of ``config.json``, ``identity.json``, ``status``,
     ``loss_history.jsonl``, ``adapters/``, ``models/``, ``base/``, ``work/`` and ``eval/`` goes through here.
 
@@ -351,28 +352,7 @@ class RunDir:
         return True
 
     # ------------------------------------------------------------------------------ evaluations
-    def eval_dir(self, benchmark: str, mode: str, settings: dict[str, Any] | None = None) -> Path:
-        """``eval/<benchmark>-<mode>/`` (not created); with ``settings`` (limit, decoding, world seed …) the
-        content-addressed ``eval/<benchmark>-<mode>-<hash8>/``, so other settings never reuse it."""
-        name = f"{benchmark}-{mode}" + (f"-{canonical_hash(settings)}" if settings else "")
-        return self.path / "eval" / name
-
-    def eval_metrics(self, benchmark: str, mode: str, settings: dict[str, Any] | None = None
-                     ) -> dict[str, Any] | None:
-        """A finished evaluation's ``metrics.json``, or None when it has not finished."""
-        f = self.eval_dir(benchmark, mode, settings) / "metrics.json"
-        if not f.is_file():
-            return None
-        metrics = read_json(f)
-        if not isinstance(metrics, dict):
-            raise DataError("expected an object of metrics", file=str(f))
-        return metrics
-
-    def evaluations(self) -> list[str]:
-        """Names (``<benchmark>-<mode>``) of the finished evaluations."""
-        folder = self.path / "eval"
-        return sorted(p.name for p in folder.iterdir() if (p / "metrics.json").is_file()) if folder.is_dir() else []
-
+    # eval_dir, eval_metrics, evaluations, claim_eval_dir, eval_lock: umi_lab.eval_folders.EvalFolders
     def require_trained(self) -> None:
         """Raise ``DataError`` unless training finished (``status: done``), saying how to finish it."""
         self.require_config()

@@ -203,8 +203,9 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         if result.tidy.empty:
             say("  no results to report (every run or evaluation failed; see failures.json)")
             return {}
-        paths = report_grid(abl_cfg, result.tidy, out, result.grid, say=say, metrics=PAPER_METRICS)
-        paths.update(_decision_plot(abl_cfg, result.grid, out))
+        paths = report_grid(abl_cfg, result.tidy, out, result.grid, say=say, metrics=PAPER_METRICS,
+                            eval_dirs=result.eval_dirs)
+        paths.update(_decision_plot(abl_cfg, result.grid, out, result))
         say((out / "tables" / "table.md").read_text())
         return paths
 
@@ -218,7 +219,7 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
             return {}
         spec = realtime[0]
         runs = _top_runs(abl_cfg, result.grid)
-        files = [runs[m][0] / "eval" / spec.name / "trajectories.jsonl"
+        files = [_eval_folder(result, runs[m][0], spec.name) / "trajectories.jsonl"
                  for m in (REFERENCE, default_method("backbone"), *cfg.methods) if m in runs]
         files = [f for f in dict.fromkeys(files) if f.is_file()][:2]
         if not files:
@@ -243,6 +244,12 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
     return StudyResult(out, outputs, stages.timings, result.failures)
 
 
+def _eval_folder(result, run_dir: Path, name: str) -> Path:
+    """The evaluation folder the ablation used for a run and benchmark (its settings' folder), else
+    the readable ``eval/<name>``."""
+    return getattr(result, "eval_dirs", {}).get((str(run_dir), name)) or Path(run_dir) / "eval" / name
+
+
 def _top_runs(abl_cfg, grid) -> dict[str, list[Path]]:
     """Method → its run folders at the largest training fraction (every seed), in grid order."""
     top = max(abl_cfg.fractions) if abl_cfg.fractions else None
@@ -253,7 +260,7 @@ def _top_runs(abl_cfg, grid) -> dict[str, list[Path]]:
     return runs
 
 
-def _decision_plot(abl_cfg, grid, out: Path) -> dict[str, Path]:
+def _decision_plot(abl_cfg, grid, out: Path, result=None) -> dict[str, Path]:
     from umi_lab.plots import decision_counts, plot_decision_breakdown
     from umi_lab.protocol.dialogue import load_trajectories
 
@@ -264,7 +271,7 @@ def _decision_plot(abl_cfg, grid, out: Path) -> dict[str, Path]:
         for method, run_dirs in _top_runs(abl_cfg, grid).items():
             trajs = []
             for run_dir in run_dirs:
-                path = run_dir / "eval" / spec.name / "trajectories.jsonl"
+                path = _eval_folder(result, run_dir, spec.name) / "trajectories.jsonl"
                 if path.is_file():
                     trajs += load_trajectories(path)
             if trajs:

@@ -7,7 +7,8 @@ One job per module:
 - ``static`` / ``realtime``: the two strategies (prediction of static samples; the agent solving tasks);
 - ``checkpoint``: resumable partial results (``Checkpoint``) and their fingerprint;
 - ``settings``: ``EvalSettings`` and the decoding profiles (``greedy``, ``official``);
-- ``driver``: ``evaluate_run``, which writes ``RUN_DIR/eval/<benchmark>-<mode>/``;
+- ``driver``: ``evaluate_run``, which writes a content-addressed ``RUN_DIR/eval/<benchmark>-<mode>[-<hash8>]/``
+  (``umi_lab.eval_folders``), and ``evaluation_identity``, the key a reader looks an evaluation up by;
 - ``cli``: ``python -m umi_lab evaluate``.
 
 Example: ``evaluate_run("runs/alpha", "toolworld-id", "static", limit=50)["plan_em"]``.
@@ -26,12 +27,12 @@ from umi_lab.evaluation.benchmarks import (
     unregister_benchmark,
 )
 from umi_lab.evaluation.checkpoint import FINGERPRINT_FILE, Checkpoint
-from umi_lab.evaluation.driver import evaluate_run
+from umi_lab.evaluation.driver import evaluate_run, evaluation_identity
 from umi_lab.evaluation.realtime import score_realtime
 from umi_lab.evaluation.settings import DECODING_PROFILES, EvalSettings
 from umi_lab.evaluation.static import backbone_history, backbone_prediction, predict_static
 
 __all__ = ["BENCHMARKS", "DECODING_PROFILES", "FINGERPRINT_FILE", "REGISTRY", "Benchmark", "BenchmarkContext",
-           "Checkpoint", "EvalSettings", "backbone_history", "backbone_prediction", "env_factory", "evaluate_run",
+           "Checkpoint", "EvalSettings", "backbone_history", "backbone_prediction", "env_factory", "evaluate_run", "evaluation_identity",
            "get_benchmark", "predict_static", "realtime_tasks", "register_benchmark", "score_realtime",
            "static_benchmark_samples", "unregister_benchmark"]

@@ -2,14 +2,17 @@
 [--decoding greedy|official] [--toolworld DIR] [--restart] [--checkpoint-every N]
 [--search chain|dfsdt] [--search-width W] [--max-nodes N] [--trials K]``.
 
-``--search dfsdt`` and ``--trials K`` (real time only) write to ``eval/<benchmark>-<mode>-dfsdt[-kK]/``."""
+Results go to a folder keyed by the full settings (``umi_lab.eval_folders``): ``eval/<benchmark>-<mode>/``
+(``-dfsdt`` / ``-kK`` added for a tree search / several trials) for the first settings evaluated, else
+``eval/<that name>-<hash8>/``; the same settings again reuse a finished evaluation and resume an interrupted
+one. Ctrl-C keeps the finished items, says so and exits with 130; the same command resumes. ``--restart``
+discards the partial results of an interrupted evaluation."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from umi_lab.evaluation.benchmarks import BENCHMARKS, get_benchmark
@@ -45,8 +48,11 @@ def settings_from_args(args: argparse.Namespace, mode: str) -> EvalSettings:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     _, mode = get_benchmark(args.benchmark, args.mode)
     settings = settings_from_args(args, mode)
-    metrics = evaluate_run(args.run, args.benchmark, mode, limit=args.limit, smoke=args.smoke,
-                           settings=settings, restart=args.restart)
+    try:
+        metrics = evaluate_run(args.run, args.benchmark, mode, limit=args.limit, smoke=args.smoke,
+                               settings=settings, restart=args.restart)
+    except KeyboardInterrupt:  # the driver said what was saved and how to resume
+        return 130
     resume = metrics["resume"]
     errors = metrics["outcomes"]["error"] if "outcomes" in metrics else metrics["counts"]["errors"]
     print(json.dumps({**{k: metrics[k] for k in SHOWN if k in metrics}, "decoding": metrics["decoding"],
@@ -55,7 +61,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                       "corrupt_lines": resume["corrupt_lines"], "errors": errors}))
     if resume["corrupt_lines"]:
         print(f"recovered: dropped {resume['corrupt_lines']} torn line(s) of the partial file; recomputed")
-    print(f"written: {Path(args.run) / 'eval' / (args.benchmark + '-' + mode + settings.suffix)}")
+    print(f"{'reused' if metrics.get('reused') else 'written'}: {metrics['eval_dir']}")
     return 0
 
 

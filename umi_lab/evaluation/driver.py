@@ -1,10 +1,15 @@
-"""``evaluate_run``: one benchmark, one mode, one run folder → ``RUN_DIR/eval/<benchmark>-<mode>/``.
+"""``evaluate_run``: one benchmark, one mode, one run folder → an evaluation folder under ``RUN_DIR/eval/``.
 
-Writes ``predictions.json`` (static) or ``trajectories.jsonl`` (real time), ``metrics.json`` and
-``config.json`` (the run's config, the evaluation settings with their decoding profile, and the data it read:
-for ToolWorld the folder, world seed, generator version and file fingerprints of its manifest), atomically.
-Resumable through ``checkpoint.Checkpoint``; ``metrics["resume"]`` says how many items were resumed and
-computed (``wall_s`` is this invocation's time only).
+The folder is content-addressed (``umi_lab.eval_folders``): the evaluation's identity is its full resolved
+settings (``evaluation_identity``); the same identity finds its folder again and a finished one is reused
+(said, ``metrics["reused"]``), an unfinished one resumed; other settings get their own folder. Writes
+``predictions.json`` (static) or ``trajectories.jsonl`` (real time), ``metrics.json`` and ``config.json``
+(the run's config, the settings with their decoding profile, and the data it read: for ToolWorld the folder,
+world seed, generator version and file fingerprints of its manifest), atomically, while holding the folder's
+lock (a second writer of the same settings is refused, naming the holder). Resumable through
+``checkpoint.Checkpoint``; ``metrics["resume"]`` says how many items were resumed and computed (``wall_s`` is
+this invocation's time only). One progress bar (``tqdm.auto``); Ctrl-C keeps what is finished and says that
+the same call resumes.
 
 Example: ``evaluate_run("runs/alpha", "toolworld-id", "realtime", limit=20, decoding="official")["pass_rate"]``.
 """
@@ -13,25 +18,24 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from umi_lab.errors import DataError
 from umi_lab.evaluation.benchmarks import BenchmarkContext, get_benchmark
-from umi_lab.evaluation.checkpoint import Checkpoint, fingerprint, validate_prediction, validate_trajectory
+from umi_lab.evaluation.checkpoint import (
+    Checkpoint,
+    fingerprint,
+    make_identity,
+    validate_prediction,
+    validate_trajectory,
+)
 from umi_lab.evaluation.settings import EvalSettings
 from umi_lab.io import write_json
 from umi_lab.protocol.dialogue import RecordedTrajectory, save_trajectories
-from umi_lab.rundir import RunDir
-
-
-def _run_config(run: RunDir, models) -> dict[str, Any]:
-    cfg = run.require_config()
-    if not isinstance(cfg, dict):
-        raise DataError("expected a JSON object", file=str(run.path / "config.json"))
-    if models is None:  # a stand-in model may evaluate an unfinished run
-        run.require_trained()
-    return cfg
+from umi_lab.rundir import NOT_IDENTITY, RunDir, canonical_hash
 
 
 def resolve_settings(settings: EvalSettings | None, decoding: str | None, mode: str, smoke: bool) -> EvalSettings:
@@ -44,23 +48,37 @@ def resolve_settings(settings: EvalSettings | None, decoding: str | None, mode: 
     return settings
 
 
-def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = None, limit: int | None = None,
-                 smoke: bool = False, settings: EvalSettings | None = None, *, models=None,
-                 restart: bool = False, decoding: str | None = None) -> dict[str, Any]:
-    """Evaluate a run on a benchmark and write ``RUN_DIR/eval/<benchmark>-<mode>/``; returns the metrics.
+@dataclass
+class Plan:
+    """What an evaluation will do: the benchmark, settings, context, items and their ids, its identity."""
 
-    ``decoding`` picks a profile (``greedy``, default; ``official``, see ``evaluation.settings``); ``models``
-    replaces the run's models (a scripted stand-in in tests). Resumes an interrupted evaluation with the same
-    settings (``restart=True`` discards it). Example:
-    ``evaluate_run("runs/alpha", "toolbench-ood", "static", limit=50)["plan_em"]``.
-    """
-    from umi_lab.evaluation.realtime import agent_for, run_chunk
-    from umi_lab.evaluation.static import predict_chunk, score_static
-    from umi_lab.serving import RoleModels
+    run: RunDir
+    bench: Any
+    mode: str
+    settings: EvalSettings
+    ctx: BenchmarkContext
+    run_config: dict[str, Any]
+    method: str
+    items: list[Any]
+    ids: list[str]
+    base_ids: list[str]
+    identity: dict[str, Any]
 
+    @property
+    def stem(self) -> str:
+        return "predictions" if self.mode == "static" else "trajectories"
+
+
+def plan_evaluation(run_dir, benchmark: str, mode: str | None = None, limit: int | None = None, smoke: bool = False,
+                    settings: EvalSettings | None = None, *, models=None, decoding: str | None = None) -> Plan:
+    """Resolve an evaluation without running it (no model is loaded): settings, items, identity. Refuses a
+    run whose training did not finish. Example: ``plan_evaluation("runs/a", "gsm8k", "realtime").identity``."""
     run = RunDir(run_dir)
     bench, mode = get_benchmark(benchmark, mode)
-    run_config = _run_config(run, models)
+    run_config = run.require_config()
+    if not isinstance(run_config, dict):
+        raise DataError("expected a JSON object", file=str(run.path / "config.json"))
+    run.require_trained()
     settings = resolve_settings(settings, decoding, mode, smoke)
     if mode == "static" and (settings.search != "chain" or settings.trials > 1):
         raise ValueError("search and trials apply to real-time evaluation only")
@@ -68,51 +86,116 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
         raise ValueError("several trials need sampling: use --decoding official (temperature 0.5)")
     if smoke:
         limit = min(limit or 4, 4)
-    models = models or RoleModels.from_run(run.path)
-    ctx = BenchmarkContext(getattr(models, "family", "toolbench"), settings, run_config)
-    out_dir = run.eval_dir(benchmark, mode)
-    out_dir = out_dir.with_name(out_dir.name + settings.suffix)  # -dfsdt / -kK: results keyed by search, trials
-    start = time.perf_counter()
+    if models is not None:
+        method, family = models.method, getattr(models, "family", "toolbench")
+    else:
+        info = run.info()
+        method, family = info["method"], info["family"]
+    ctx = BenchmarkContext(family, settings, run_config)
     if mode == "static":
         items: list[Any] = bench.static(ctx)[:limit]
         ids = [f"{i}:{s.get('id')}" for i, s in enumerate(items)]
-        stem, validate, fp_items = "predictions", validate_prediction, items
+        base_ids, fp_items = ids, items
     else:
         tasks = bench.tasks(ctx, limit)
         base_ids = [str(t.id) if t.id is not None else f"task-{i}" for i, t in enumerate(tasks)]
         items = tasks * settings.trials  # trial j of task i is item j * len(tasks) + i
         ids = [base_ids[i % len(tasks)] + (f"#{i // len(tasks)}" if settings.trials > 1 else "")
                for i in range(len(items))]
-        stem, validate, fp_items = "trajectories", validate_trajectory, [t.to_dict() for t in tasks]
-        agents = [agent_for(models, settings, j) for j in range(settings.trials)]
-        env = bench.environment(ctx)
+        fp_items = [t.to_dict() for t in tasks]
     data = {k: {f: v for f, v in rec.items() if f in ("world_seed", "generator_version", "files")}
             for k, rec in ctx.provenance.items()}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = Checkpoint(out_dir, stem, fingerprint(run_config, benchmark, mode, limit, smoke, models.method,
-                                                       settings, ids, fp_items, data), validate)
+    run_key = canonical_hash(run.identity() or {k: v for k, v in run_config.items() if k not in NOT_IDENTITY}, 16)
+    identity = make_identity(run_key, benchmark, mode, method, settings, fp_items, data)
+    return Plan(run, bench, mode, settings, ctx, run_config, method, items, ids, base_ids, identity)
+
+
+def evaluation_identity(run_dir, benchmark: str, mode: str | None = None, limit: int | None = None,
+                        smoke: bool = False, settings: EvalSettings | None = None, *, models=None,
+                        decoding: str | None = None) -> dict[str, Any]:
+    """The identity an evaluation with these arguments has (the key of its folder), for readers:
+    ``RunDir(run).eval_metrics(benchmark, mode, evaluation_identity(run, benchmark, mode, limit=20))``."""
+    return plan_evaluation(run_dir, benchmark, mode, limit, smoke, settings, models=models,
+                           decoding=decoding).identity
+
+
+def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = None, limit: int | None = None,
+                 smoke: bool = False, settings: EvalSettings | None = None, *, models=None,
+                 restart: bool = False, decoding: str | None = None, say: Callable[[str], None] = print,
+                 progress: bool = True) -> dict[str, Any]:
+    """Evaluate a run on a benchmark into its content-addressed folder; returns the metrics (plus
+    ``eval_dir``, and ``reused: True`` when a finished evaluation with the same settings was found).
+
+    ``decoding`` picks a profile (``greedy``, default; ``official``, see ``evaluation.settings``); ``models``
+    replaces the run's models (a scripted stand-in in tests). Resumes an interrupted evaluation with the same
+    settings (``restart=True`` discards its partial results). ``say`` prints the one-line notes (reuse, new
+    folder, interruption); ``progress`` shows the progress bar. Example:
+    ``evaluate_run("runs/alpha", "toolbench-ood", "static", limit=50)["plan_em"]``.
+    """
+    plan = plan_evaluation(run_dir, benchmark, mode, limit, smoke, settings, models=models, decoding=decoding)
+    if smoke:
+        limit = min(limit or 4, 4)
+    run = plan.run
+    out_dir = run.claim_eval_dir(benchmark, plan.mode, plan.identity, say=say)
+    with run.eval_lock(out_dir):
+        if (out_dir / "metrics.json").is_file():
+            metrics = run.eval_metrics(benchmark, plan.mode, plan.identity) or {}
+            say(f"evaluation: reusing {out_dir} (same settings, finished; remove the folder to recompute)")
+            return {**metrics, "eval_dir": str(out_dir), "reused": True}
+        metrics = _evaluate(plan, out_dir, limit, smoke, models, restart, say, progress)
+    return {**metrics, "eval_dir": str(out_dir)}
+
+
+def _evaluate(plan: Plan, out_dir: Path, limit, smoke: bool, models, restart: bool, say, progress: bool
+              ) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    from umi_lab.evaluation.realtime import agent_for, run_chunk
+    from umi_lab.evaluation.static import predict_chunk, score_static
+    from umi_lab.serving import RoleModels
+
+    bench, mode, settings, items, ids, ctx = plan.bench, plan.mode, plan.settings, plan.items, plan.ids, plan.ctx
+    benchmark = plan.identity["benchmark"]
+    validate = validate_prediction if mode == "static" else validate_trajectory
+    checkpoint = Checkpoint(out_dir, plan.stem, fingerprint(plan.identity, ids), validate)
     if restart:
         checkpoint.discard()
     done = {i: row["item"] for i, row in checkpoint.open().items()}
     resumed = len(done)
     todo = [i for i in range(len(items)) if i not in done]
-    size = settings.chunk_size
-    n_tasks = max(len(items) // settings.trials, 1)
-    chunks = [g[c:c + size] for g in ([i for i in todo if i // n_tasks == j] for j in range(settings.trials))
-              for c in range(0, len(g), size)]  # a chunk holds one trial's tasks
-    for chunk in chunks:
-        if mode == "static":
-            results = predict_chunk(models, [items[i] for i in chunk], settings.generation,
-                                    speaker=settings.second_stage_speaker, compat=settings.compat)
-        else:
-            trial = chunk[0] // n_tasks
-            trajs = run_chunk(agents[trial], [items[i] for i in chunk], [base_ids[i % n_tasks] for i in chunk], env)
-            for t in trajs:
-                if settings.trials > 1:
-                    t.meta["trial"] = trial
-            results = [t.to_dict() for t in trajs]
-        checkpoint.append([(i, ids[i], r) for i, r in zip(chunk, results)])
-        done.update(zip(chunk, results))
+    start = time.perf_counter()
+    bar = tqdm(total=len(items), initial=resumed, unit="item" if mode == "static" else "task",
+               desc=f"{benchmark} {mode}", disable=not progress or not items, dynamic_ncols=True)
+    try:
+        models = models or RoleModels.from_run(plan.run.path)
+        if mode == "realtime":
+            agents = [agent_for(models, settings, j) for j in range(settings.trials)]
+            env = bench.environment(ctx)
+        size = settings.chunk_size
+        n_tasks = max(len(items) // settings.trials, 1)
+        chunks = [g[c:c + size] for g in ([i for i in todo if i // n_tasks == j] for j in range(settings.trials))
+                  for c in range(0, len(g), size)]  # a chunk holds one trial's tasks
+        for chunk in chunks:
+            if mode == "static":
+                results = predict_chunk(models, [items[i] for i in chunk], settings.generation,
+                                        speaker=settings.second_stage_speaker, compat=settings.compat)
+            else:
+                trial = chunk[0] // n_tasks
+                trajs = run_chunk(agents[trial], [items[i] for i in chunk],
+                                  [plan.base_ids[i % n_tasks] for i in chunk], env)
+                for t in trajs:
+                    if settings.trials > 1:
+                        t.meta["trial"] = trial
+                results = [t.to_dict() for t in trajs]
+            checkpoint.append([(i, ids[i], r) for i, r in zip(chunk, results)])
+            done.update(zip(chunk, results))
+            bar.update(len(chunk))
+    except KeyboardInterrupt:
+        bar.close()
+        say(f"evaluation interrupted: {len(done)} of {len(items)} items saved in {out_dir}; "
+            "run the same command again to resume")
+        raise
+    bar.close()
     finished = [done[i] for i in range(len(items))]
     if mode == "static":
         metrics = score_static(finished, str(out_dir / "predictions.json"), bench.score_static)
@@ -129,8 +212,8 @@ def evaluate_run(run_dir: str | os.PathLike, benchmark: str, mode: str | None = 
                    smoke=smoke, limit=limit, decoding=settings.decoding)
     metrics["resume"] = {"resumed": resumed, "computed": len(todo), "corrupt_lines": checkpoint.corrupt_lines,
                          "chunk_size": size}
-    write_json(out_dir / "config.json", {"run": run_config, "benchmark": benchmark, "mode": mode, "limit": limit,
-                                         "smoke": smoke, "decoding": settings.decoding,
+    write_json(out_dir / "config.json", {"run": plan.run_config, "benchmark": benchmark, "mode": mode,
+                                         "limit": limit, "smoke": smoke, "decoding": settings.decoding,
                                          "search": settings.search, "trials": settings.trials,
                                          "settings": asdict(settings), "data": ctx.provenance})
     write_json(out_dir / "metrics.json", metrics)

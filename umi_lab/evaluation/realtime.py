@@ -113,7 +113,7 @@ def trial_verdicts(trajs: list[RecordedTrajectory]) -> dict[str, list[bool]]:
 def search_metrics(trajs: list[RecordedTrajectory], settings: EvalSettings) -> dict[str, Any]:
     """What an evaluation adds for its search and trials: ``search`` (the strategy's settings; for DFSDT the
     average nodes, backtracks and whole-tree model calls and tokens per task) and, with several trials,
-    ``trials`` (k and each task's per-trial verdicts, from which ``stats.pass_hat_k`` gives pass^k).
+    ``trials`` (k, each task's per-trial verdicts and ``pass_hat_k``: pass^j for j = 1..k, ``stats.pass_hat_k``).
     Example: ``search_metrics(trajs, EvalSettings(search="dfsdt"))["search"]["avg_node_count"]``."""
     config = settings.search_config()
     out: dict[str, Any] = {"search": config.to_dict() if config else {"strategy": "chain"}}
@@ -125,7 +125,28 @@ def search_metrics(trajs: list[RecordedTrajectory], settings: EvalSettings) -> d
         out["search"]["stops"] = {s: sum(x.get("stop") == s for x in trees) for s in sorted({x.get("stop") for x in trees})}
     if settings.trials > 1:
         out["trials"] = {"k": settings.trials, "per_task": trial_verdicts(trajs)}
+        out["trials"].update(pass_hat_k_table(out["trials"]["per_task"], settings.trials))
     return out
+
+
+def pass_hat_k_table(per_task: dict[str, list[bool]], k: int) -> dict[str, Any]:
+    """pass^j for j = 1..k, the mean over tasks of τ-bench's unbiased estimate (``stats.pass_hat_k``) from
+    each task's trial verdicts (tasks with fewer than j trials left out); keys are strings, as in JSON.
+    Empty where the benchmark gives no per-task verdict.
+
+    >>> pass_hat_k_table({"a": [True, True], "b": [True, False]}, 2)
+    {'pass_hat_k': {'1': 0.75, '2': 0.5}, 'pass_hat_k_tasks': 2}
+    """
+    from umi_lab.stats import pass_hat_k
+
+    if not per_task:
+        return {}
+    table = {}
+    for j in range(1, k + 1):
+        values = [pass_hat_k(len(v), sum(v), j) for v in per_task.values() if len(v) >= j]
+        if values:
+            table[str(j)] = sum(values) / len(values)
+    return {"pass_hat_k": table, "pass_hat_k_tasks": len(per_task)}
 
 
 def score_realtime(benchmark: str, trajs: list, tasks: list[Dialogue], settings: EvalSettings | None = None, *,

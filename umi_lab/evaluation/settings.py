@@ -97,7 +97,8 @@ class EvalSettings:
 
     @property
     def suffix(self) -> str:
-        """What the evaluation folder's name adds for a non-default search or several trials.
+        """What the evaluation folder's readable name adds for a non-default search or several trials (the
+        folder is keyed by all settings, ``umi_lab.eval_folders.readable_name``).
         Example: ``EvalSettings(search="dfsdt", trials=4).suffix`` → ``-dfsdt-k4``."""
         return ("-dfsdt" if self.search == "dfsdt" else "") + (f"-k{self.trials}" if self.trials > 1 else "")
 
