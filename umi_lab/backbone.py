@@ -199,7 +199,10 @@ def _pretrain(model, ids, spec: TinySpec, steps: int) -> list[float]:
     n = ids.numel() - spec.seq_len - 1
     losses = []
     model.train()
-    for _ in range(steps):
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(steps), desc="pretraining the tiny backbone", unit="step", leave=False,
+                  disable=steps < 50):
         starts = torch.randint(0, max(1, n), (spec.batch_size,), generator=gen)
         batch = torch.stack([ids[s:s + spec.seq_len] for s in starts])
         loss = model(input_ids=batch, labels=batch).loss

@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, UnicodeDecodeError, RecursionError, MemoryError) as e:  # a reader or writer not yet located
         print(f"error: {_describe(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C anywhere: no traceback; finished work is kept and reused
+        print("\ninterrupted: finished work is kept; run the same command again to resume where it stopped",
+              file=sys.stderr)
+        return 130
 
 
 def _describe(e: BaseException) -> str:

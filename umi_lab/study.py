@@ -178,6 +178,8 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
     stages = _Stages(out, say)
     outputs: dict[str, Any] = {}
 
+    say(f"plan: {len(cfg.methods)} methods x {len(cfg.seeds)} seeds on model {cfg.model!r}; the duration "
+        "estimate follows the backbone stage (it is measured on this machine); finished work is reused")
     data = stages.run(1, "data", lambda: prepare_data(cfg, out, say))
     outputs["data_summary"] = out / "data" / "summary.json"
 
