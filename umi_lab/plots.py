@@ -98,6 +98,9 @@ def plot_metric_bars(tidy: pd.DataFrame | None, out_stem: str | os.PathLike, *, 
                        yerr=err if np.isfinite(err).any() else None, error_kw={"elinewidth": 0.6, "capsize": 1.5})
             ax.set_xticks(x, [METRICS[m][0] if m in METRICS else m for m in group], rotation=30, ha="right")
             ax.set_ylabel("rate (%)" if scale == 100.0 else "count per task")
+            if scale == 100.0:  # rates live on [0, 100]: an all-zero row must not draw a symmetric axis
+                top = summ[summ["metric"].isin(group)]["mean"].max() * scale
+                ax.set_ylim(0, 100 if top > 50 else max(10.0, ax.get_ylim()[1]))
         fig.supxlabel(str(benchmark), fontsize=7)
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, ncols=min(len(methods), 3), loc="outside upper center")
