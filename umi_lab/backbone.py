@@ -7,7 +7,7 @@ byte-level BPE tokenizer trained here with ``tokenizers`` (special tokens ``<s>`
 ``<pad>``, ``<unk>``) and a small ``LlamaForCausalLM``, pretrained for a few hundred steps with the plain
 causal-LM loss on generic text from the data (tool documentation, instructions, observations, answers,
 GSM8K solutions; never the role-formatted prompts and never a test split). Without that pretraining LoRA
-on a random model hardly learns anything (see ``/work/shared/notes/verified_probes.md``).
+on a random model hardly learns anything (see the project's measured notes, ``benchmarks/results/learning_probe.md``).
 
 The model is written with ``save_pretrained`` into ``$UMI_LAB_CACHE/tiny-<preset>-<hash>`` (default
 cache ``~/.cache/umi_lab``), where the hash covers the preset and the corpus, so later steps load it like

@@ -271,7 +271,7 @@ def load_gsm8k(path: str | os.PathLike, config: Gsm8kConfig | None = None,
                split: str | None = None) -> tuple[list[Dialogue], Gsm8kReport]:
     """Read a GSM8K JSONL file and convert it; ``split`` defaults to the file stem (train/test).
 
-    Example: ``load_gsm8k("/work/shared/data/gsm8k/test.jsonl")``.
+    Example: ``load_gsm8k("$UMI_LAB_DATA/gsm8k/test.jsonl")``.
     """
     return convert_gsm8k(read_jsonl(path), split=split or Path(path).stem, config=config, file=str(path))
 

@@ -218,12 +218,12 @@ def math_tasks(records: list[Any], *, split: str = "test",
 
 
 def load_tora(path: str | os.PathLike) -> tuple[list[Dialogue], ConversionReport]:
-    """Read and convert a ToRA JSONL file. Example: ``load_tora("/work/shared/data/tora/examples.jsonl")``."""
+    """Read and convert a ToRA JSONL file. Example: ``load_tora("$UMI_LAB_DATA/tora/examples.jsonl")``."""
     return convert_tora(read_records(path), file=str(path))
 
 
 def load_math(path: str | os.PathLike, split: str | None = None) -> tuple[list[Dialogue], ConversionReport]:
-    """Read MATH problems (JSONL) as tasks. Example: ``load_math("/work/shared/data/math/test.jsonl")``."""
+    """Read MATH problems (JSONL) as tasks. Example: ``load_math("$UMI_LAB_DATA/math/test.jsonl")``."""
     return math_tasks(read_records(path), split=split or Path(path).stem, file=str(path))
 
 

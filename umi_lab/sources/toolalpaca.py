@@ -135,7 +135,7 @@ def api_cases(api: Any, index: int, *, split: str, file: str | None = None,
 def load_toolalpaca(path: str | os.PathLike, split: str | None = None) -> tuple[list[dict[str, Any]], ToolAlpacaReport]:
     """Read an ``eval_{simulated,real}.json`` file as cases; ``split`` defaults to the stem without ``eval_``.
 
-    Example: ``cases, report = load_toolalpaca("/work/shared/data/toolalpaca/eval_real.json")``.
+    Example: ``cases, report = load_toolalpaca("$UMI_LAB_DATA/toolalpaca/eval_real.json")``.
     """
     data = read_json(path)
     if not isinstance(data, list):

@@ -1,6 +1,6 @@
 """ToolBench answer trees → alpha-UMi stage 1 records → stage 2 conversations (``Dialogue``).
 
-The two steps follow the official GLPFT preprocessing rules (``/work/shared/notes/alpha_umi_formats.md``):
+The two steps follow the official GLPFT preprocessing rules (summarised in ``docs/data.md``):
 
 * **stage 1** (``raw_data_stage_1.json``): one record ``{tools, instruction, chains}`` per answer file
   ``answer/G{1,2,3}_answer/<id>_*.json`` whose ``<id>`` is not a test query id and whose
@@ -169,7 +169,7 @@ def stage1_from_answers(input_dir: str | os.PathLike, test_ids: Iterable[str] = 
     """Stage-1 records from a ToolBench answer folder, leaving out ``test_ids``; skips are counted.
 
     ``with_source`` adds ``"source": "G1_answer/<file>"`` to each record (kept through stage 2).
-    Example: ``records, report = stage1_from_answers("/work/shared/data/toolbench_example")``.
+    Example: ``records, report = stage1_from_answers("$UMI_LAB_DATA/toolbench_example")``.
     """
     test_ids = {str(t) for t in test_ids}
     report = ConversionReport()
@@ -318,7 +318,7 @@ def toolbench_to_dialogues(input_dir: str | os.PathLike, test_ids: Iterable[str]
                            with_source: bool = False) -> tuple[list[dict], list[Dialogue], ConversionReport]:
     """Answer folder → ``(stage-1 records, stage-2 dialogues, report)``.
 
-    Example: ``s1, dialogues, report = toolbench_to_dialogues("/work/shared/data/toolbench_example")``.
+    Example: ``s1, dialogues, report = toolbench_to_dialogues("$UMI_LAB_DATA/toolbench_example")``.
     """
     stage1, report = stage1_from_answers(input_dir, test_ids, with_source=with_source)
     return stage1, stage2_from_stage1(stage1, file=str(input_dir)), report

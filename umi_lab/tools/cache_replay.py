@@ -12,7 +12,7 @@ Recordings come from both parts of an answer file (``answer/G*_answer/<id>_*.jso
 
 Example::
 
-    replay = CacheReplay("/work/shared/data/toolbench_example")
+    replay = CacheReplay("$UMI_LAB_DATA/toolbench_example")
     task = replay.tasks()[0]
     env = replay.env_for(task)
     env.call(task.tools[0].Name, "{}").status   # "ok" if recorded, else "not_in_cache"

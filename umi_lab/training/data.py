@@ -155,7 +155,7 @@ def load_role_data(data: str | os.PathLike, roles: Iterable[str], *, family: str
     caller + summarizer), or conversations ``train.json`` split on the fly with
     ``umi_lab.splitting.split_roles``.
 
-    >>> data, sha = load_role_data("/work/shared/data/alpha_umi_toolbench/train-example", ["planner"])  # doctest: +SKIP
+    >>> data, sha = load_role_data("$UMI_LAB_DATA/alpha_umi_toolbench/train-example", ["planner"])  # doctest: +SKIP
     """
     folder = Path(data)
     roles = list(roles)
