@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from umi_lab import cli
-from umi_lab.backbone import TINY_PRESETS, build_tiny, corpus_text, load_backbone, resolve_model
+from umi_lab.backbone import TINY_PRESETS, build_tiny, corpus_text, load_backbone, resolve_model, transcript
 from umi_lab.errors import DataError
 
 
@@ -93,6 +93,30 @@ def test_corpus_interleaves_sources(corpus):
     assert len(text) <= 20_000
     assert "####" in text  # GSM8K solutions present
     assert '"Name"' in text  # tool documentation present
+
+
+def test_default_preset_pretrains_on_role_tagged_transcripts(tmp_path):
+    """The default model reads whole train dialogues as role-tagged transcripts; the test preset generic text."""
+    assert TINY_PRESETS["default"].corpus == "transcripts" and TINY_PRESETS["test"].corpus == "mixed"
+    tool = {"Name": "get_weather_for_meteo", "function": "Weather of a city.", "input": {"city": "string"}}
+    dialogue = {"tools": [tool], "instruction": "Weather in Paris?", "id": "x1", "split": "train",
+                "conversations": [{"from": "user", "value": "Weather in Paris?"},
+                                  {"from": "assistant", "value": "I call it.\n Next: caller."},
+                                  {"from": "caller", "value": 'Action: get_weather_for_meteo\nAction Input: {}'},
+                                  {"from": "observation", "value": "sunny"}]}
+    f = tmp_path / "train.json"
+    f.write_text(json.dumps([dialogue, dialogue]))
+    text = corpus_text([f], 10_000, "transcripts")
+    one = transcript(dialogue)
+    assert text == one + "\n" + one
+    assert one.startswith("get_weather_for_meteo: Weather of a city. Input: ")
+    assert "user: Weather in Paris?</s>assistant: I call it." in one and "observation: sunny" in one
+    assert "x1" not in one  # ids and split data are not text
+    f.write_text(json.dumps([{"tools": [], "conversations": 5}]))
+    with pytest.raises(DataError, match=r"train.json.*record 0.*conversations"):
+        corpus_text([f], 10_000, "transcripts")
+    with pytest.raises(ValueError, match="corpus style"):
+        corpus_text([f], 10, "other")
 
 
 def test_cli_build_tiny(tiny, capsys):

@@ -60,6 +60,22 @@ def _fake_evaluate(world):
     return evaluate
 
 
+def test_full_default_trains_the_tiny_model_with_its_study_preset_and_smoke_stays_lora():
+    from umi_lab.study import _model_train
+    from umi_lab.training_config import GLPFTConfig
+
+    preset = GLPFTConfig.from_file("umi_lab/configs/tiny_study.yaml")
+    full = GLPFTConfig.from_dict({"method": "alpha_umi", "schedule": "tiny", **StudyConfig().extra_train})
+    assert not full.lora.enabled and full.max_length == 1280 and full.max_dialogues == 72
+    assert full.resolved_schedule() == preset.resolved_schedule()
+    assert full.resolved_schedule().planner.learning_rate == 1e-3
+    assert full.resolved_schedule().summarizer.num_train_epochs == 2
+    smoke = StudyConfig.preset(smoke=True)
+    assert smoke.model == "tiny-test" and "lora" not in smoke.extra_train
+    assert "lora" not in _model_train("smollm2-135m")  # another model does not inherit the tiny settings
+    assert StudyConfig().extra_train is not StudyConfig().extra_train
+
+
 def test_run_study_writes_every_output_and_timings(world, tmp_path):
     cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
     cfg.toolworld = str(world)

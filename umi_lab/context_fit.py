@@ -24,8 +24,8 @@ def tiny_tokenizer(preset: str = "default"):
     from umi_lab.backbone import TINY_PRESETS, corpus_text, default_corpus_files, train_tokenizer
 
     spec = TINY_PRESETS[preset]
-    return train_tokenizer(corpus_text(default_corpus_files(), spec.max_corpus_chars), spec.vocab_size,
-                           spec.context)
+    text = corpus_text(default_corpus_files(spec.corpus), spec.max_corpus_chars, spec.corpus)
+    return train_tokenizer(text, spec.vocab_size, spec.context)
 
 
 def truncation_report(samples: Mapping[str, Sequence[dict]], tokenizer, *, max_length: int,

@@ -40,8 +40,9 @@ class StudyConfig:
 
     The full default is sized for a 2-core CPU: every method and three seeds, but 72 training dialogues,
     drawn once for all methods (``extra_train``; on ToolWorld ≈ 200 planner samples, the former per-role
-    cap), and 40 test tasks per benchmark. On a GPU with a real checkpoint,
-    pass ``model=...``, ``extra_train={}`` and ``eval_limit=None`` for the whole data. GSM8K (``gsm8k``)
+    cap), and 40 test tasks per benchmark; the model's ``MODEL_TRAIN_DEFAULTS`` (for ``tiny``: full
+    fine-tuning with ``configs/tiny_study.yaml``'s schedule, 1,280 tokens, compact docs). Smoke keeps
+    LoRA. On a GPU with a real checkpoint, pass ``model=...``, ``extra_train={}`` and ``eval_limit=None`` for the whole data. GSM8K (``gsm8k``)
     is off by default: the embedded model never sees GSM8K training data (notebook 05 evaluates it).
     """
 
@@ -56,8 +57,7 @@ class StudyConfig:
     gsm8k: bool = False
     eval_limit: int | None = 40
     schedule: str = "tiny"
-    extra_train: dict[str, Any] = field(default_factory=lambda: {
-        "max_dialogues": 72, "max_length": 1280, "prompt_style": {"compact_docs": True}})
+    extra_train: dict[str, Any] = field(default_factory=lambda: _model_train("tiny"))
     fractions: tuple[float, ...] = ()  # data scaling: shares of the training dialogues (empty: no sweep)
     probe: bool = True  # measure the model's speed for the plan's estimate
 
@@ -67,7 +67,21 @@ class StudyConfig:
         if not smoke:
             return cls(out=out)
         return cls(out=out, smoke=True, model="tiny-test", methods=(default_method("backbone"), REFERENCE), seeds=(0,),
-                   benchmarks=("toolworld-id:static", "toolworld-id:realtime"), gsm8k=False, eval_limit=4)
+                   benchmarks=("toolworld-id:static", "toolworld-id:realtime"), gsm8k=False, eval_limit=4,
+                   extra_train={"max_dialogues": 72, "max_length": 1280, "prompt_style": {"compact_docs": True}})
+
+
+def _model_train(model: str, max_dialogues: int | None = 72) -> dict[str, Any]:
+    """The study's training fields for ``model``: its ``MODEL_TRAIN_DEFAULTS`` (a fresh copy) and the data cap.
+
+    >>> _model_train("tiny")["lora"]
+    {'enabled': False}
+    """
+    import copy
+
+    from umi_lab.backbone import MODEL_TRAIN_DEFAULTS
+
+    return {"max_dialogues": max_dialogues, "prompt_style": {}, **copy.deepcopy(MODEL_TRAIN_DEFAULTS.get(model, {}))}
 
 
 @dataclass
@@ -314,11 +328,8 @@ def _cmd(args: argparse.Namespace) -> int:
     if args.limit:
         cfg.eval_limit = args.limit
     if args.model:
-        from umi_lab.backbone import MODEL_TRAIN_DEFAULTS
-
         cfg.model = args.model
-        cfg.extra_train = {**cfg.extra_train, "prompt_style": {},
-                           **MODEL_TRAIN_DEFAULTS.get(args.model, {})}
+        cfg.extra_train = _model_train(args.model, cfg.extra_train.get("max_dialogues"))
     if args.max_dialogues is not None:
         cfg.extra_train = {**cfg.extra_train, "max_dialogues": args.max_dialogues or None}
     if args.gsm8k:
