@@ -71,9 +71,11 @@ def differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]
 
 
 @contextlib.contextmanager
-def hold_lock(path: Path, *, blocking: bool = False, busy: str = "being written") -> Iterator[None]:
+def hold_lock(path: Path, *, blocking: bool = False, busy: str = "being written",
+              refuse: Callable[[str], Exception] | None = None) -> Iterator[None]:
     """Hold an ``fcntl.flock`` on ``path`` (created), writing the holder (pid, host) into it; a second holder
-    gets ``EvalLocked`` naming the first. The lock dies with its process, so a killed writer never blocks."""
+    gets ``refuse(holder)`` (default: ``EvalLocked``) naming the first. The lock dies with its process, so a
+    killed writer never blocks. Example: ``with hold_lock(Path("runs/a/.lock")): ...``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     f = open(path, "a+", encoding="utf-8")
     try:
@@ -82,6 +84,8 @@ def hold_lock(path: Path, *, blocking: bool = False, busy: str = "being written"
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "another process"
+            if refuse is not None:
+                raise refuse(holder) from None
             raise EvalLocked(f"this evaluation (same settings) is {busy} by {holder}; wait for it to finish "
                              "(its results will then be reused)", file=str(path.parent)) from None
         f.seek(0)

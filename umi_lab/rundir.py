@@ -17,7 +17,6 @@ own folder (``RunDir.for_config``), never an error and never a silent reuse.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -28,7 +27,7 @@ from typing import Any
 
 from umi_lab.checkpoints import atomic_save, checkpoint_problem, publish
 from umi_lab.errors import DataError
-from umi_lab.eval_folders import EvalFolders, EvalLocked
+from umi_lab.eval_folders import EvalFolders, EvalLocked, hold_lock
 from umi_lab.io import atomic_write_text, read_json, write_json, write_jsonl
 from umi_lab.methods import Method, get_method, with_init
 
@@ -225,23 +224,12 @@ class RunDir(EvalFolders):
     def lock(self) -> Iterator[None]:
         """Hold ``RUN/.lock`` (``fcntl.flock``) while writing; a second writer gets ``RunLocked`` naming the
         holder's pid and host. The lock dies with its process, so a killed run never blocks a rerun."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        f = open(self.path / ".lock", "a+", encoding="utf-8")
-        try:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.seek(0)
-                holder = f.read().strip() or "another process"
-                raise RunLocked(f"the run is being written by {holder}; wait for it or use another folder",
-                                file=str(self.path)) from None
-            f.seek(0)
-            f.truncate()
-            f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-            f.flush()
+        def refuse(holder: str) -> Exception:
+            return RunLocked(f"the run is being written by {holder}; wait for it or use another folder",
+                             file=str(self.path))
+
+        with hold_lock(self.path / ".lock", refuse=refuse):
             yield
-        finally:
-            f.close()
 
     # ------------------------------------------------------------------------------ roles
     def role_output(self, role: str, *, lora: bool = True) -> Path:
