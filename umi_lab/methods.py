@@ -167,8 +167,9 @@ def ordered(names: Iterable[str]) -> list[str]:
     ['single_llm', 'alpha_umi', 'mine']
     """
     present = list(dict.fromkeys(names))
-    known = [n for n in method_names() if n in present]
-    return known + [n for n in present if n not in known]
+    rank = {n: m.order for n, m in {**_REGISTRY, **_ZERO_SHOT}.items()}  # untrained rows by their order too
+    known = sorted((n for n in present if n in rank), key=lambda n: (rank[n], n))
+    return known + [n for n in present if n not in rank]
 
 
 def default_method(agent: str = "multi") -> str:

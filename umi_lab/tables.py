@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from umi_lab.errors import DataError
-from umi_lab.methods import METHODS, REFERENCE, get_method, ordered
+from umi_lab.methods import METHODS, REFERENCE, get_method, get_zero_shot, is_zero_shot, ordered
 from umi_lab.tidy import (  # noqa: F401  (the tidy table's names are public here too)
     METRICS,
     OPTIONAL_COLUMNS,
@@ -46,8 +46,8 @@ def latex_escape(text: str) -> str:
 def method_label(method: str, *, latex: bool = False) -> str:
     """Display name of a method: the registry's ``label`` (``latex()`` for LaTeX); unknown methods are shown as
     they are (escaped for LaTeX). Example: ``method_label("alpha_umi")`` → ``'α-UMi'``."""
-    if method in METHODS:
-        m = get_method(method)
+    if method in METHODS or is_zero_shot(method):
+        m = get_method(method) if method in METHODS else get_zero_shot(method)
         return m.latex() if latex else m.label
     return latex_escape(method) if latex else method
 
