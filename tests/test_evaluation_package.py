@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from scripted_models import Scripted
 
 from umi_lab.cli import main
 from umi_lab.errors import DataError
@@ -22,25 +23,8 @@ from umi_lab.evaluation import (
 from umi_lab.evaluation.driver import evaluation_identity
 from umi_lab.io import read_json, write_json
 from umi_lab.protocol.dialogue import Dialogue, Tool
-from umi_lab.protocol.prompts import PromptStyle, role_input
 from umi_lab.rundir import RunDir
-from umi_lab.serving import Generation, GenerationSettings
-
-
-class Scripted:
-    """A model stand-in: ``fn(role, prompt, settings)`` answers each prompt; every call is logged."""
-
-    def __init__(self, fn, method="alpha_umi", roles=("planner", "caller", "summarizer")):
-        self.fn, self.method, self.family, self.style = fn, method, "toolbench", PromptStyle()
-        self.role_map = {r: r for r in roles}
-        self.calls: list[tuple[str, str, object]] = []
-
-    def prompt(self, role, tools, history, *, thought=""):
-        return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family))
-
-    def generate(self, prompts, roles, config=None):
-        self.calls += [(r, p, config) for p, r in zip(prompts, roles)]
-        return [Generation(self.fn(r, p, config), 3, 2, 0.0) for p, r in zip(prompts, roles)]
+from umi_lab.serving import GenerationSettings
 
 
 def _run_dir(path, **cfg):

@@ -8,34 +8,17 @@ import json
 import random
 
 import pytest
+from scripted_models import Scripted
 
 from umi_lab.evaluation import Benchmark, EvalSettings, evaluate_run, register_benchmark, unregister_benchmark
 from umi_lab.evaluation.cli import add_cli, settings_from_args
 from umi_lab.evaluation.settings import TRIAL_SEED_STRIDE
 from umi_lab.io import read_json, write_json
 from umi_lab.protocol.dialogue import Dialogue
-from umi_lab.protocol.prompts import PromptStyle, role_input
-from umi_lab.serving import Generation
 from umi_lab.stats import pass_hat_k_mean
 from umi_lab.tools.calculator import CalculatorRegistry
 
 QUESTIONS = {"q1": ("2+3", "5"), "q2": ("4+4", "8")}
-
-
-class Scripted:
-    """A model stand-in: ``fn(role, prompt, settings)`` answers; every request is logged."""
-
-    def __init__(self, fn):
-        self.fn, self.method, self.family, self.style = fn, "alpha_umi", "toolbench", PromptStyle()
-        self.role_map = {r: r for r in ("planner", "caller", "summarizer")}
-        self.calls: list[tuple[str, str, object]] = []
-
-    def prompt(self, role, tools, history, *, thought=""):
-        return self.style.model_prompt(role_input(role, tools, history, thought=thought, family=self.family))
-
-    def generate(self, prompts, roles, config=None):
-        self.calls += [(r, p, config) for p, r in zip(prompts, roles)]
-        return [Generation(self.fn(r, p, config), 3, 2, 0.0) for p, r in zip(prompts, roles)]
 
 
 def _tasks(ctx, limit):
