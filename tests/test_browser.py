@@ -120,12 +120,7 @@ def test_replay_notebook_in_voila_with_chromium(tmp_path):
         assert shot.stat().st_size > 10_000
         assert alerts == []                                                    # hostile text never ran
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc, log)
 
 
 def _filter_inputs(tmp_path: Path) -> tuple[Path, Path]:
@@ -203,9 +198,14 @@ def test_replay_app_filters_in_voila_with_chromium(tmp_path):
             page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
             browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc, log)
+
+
+def _stop(proc: subprocess.Popen, log) -> None:
+    """End a server started by a test (terminate, then kill after 20 s) and close its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
