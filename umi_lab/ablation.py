@@ -35,7 +35,14 @@ import pandas as pd
 from umi_lab.ablation_report import eval_config, metric_rows, stale_reason, write_report  # noqa: F401
 from umi_lab.errors import DataError
 from umi_lab.io import read_json, write_json
-from umi_lab.methods import METHODS, get_zero_shot, grid_method_names, is_zero_shot, method_names
+from umi_lab.methods import (
+    METHODS,
+    default_method,
+    get_zero_shot,
+    grid_method_names,
+    is_zero_shot,
+    method_names,
+)
 from umi_lab.rundir import RunDir
 from umi_lab.tables import OPTIONAL_COLUMNS, PAPER_METRICS, TIDY_COLUMNS
 
@@ -180,7 +187,7 @@ def train_config(cfg: AblationConfig, method: str, seed: int, *, with_out: bool 
     from umi_lab.training_config import GLPFTConfig
 
     fields = {"model": cfg.model, "data": cfg.data, "seed": seed, "smoke": cfg.smoke, **cfg.train_overrides,
-              "method": "single_llm" if is_zero_shot(method) else method}
+              "method": default_method(get_zero_shot(method).agent) if is_zero_shot(method) else method}
     if fraction is not None:
         fields["max_dialogues"] = cfg.max_dialogues(fraction)
     config = GLPFTConfig.from_dict(fields)
