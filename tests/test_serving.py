@@ -123,3 +123,32 @@ def test_full_finetune_run_loads_one_model_per_role(tmp_path):
     assert [g.text for g in batched] == [g.text for g in single]
     one = prompts[0]
     assert len({models.generate([one], [r], GenerationSettings(max_new_tokens=8))[0].text for r in ROLES}) > 1
+
+
+def test_space_to_target_keeps_the_pretraining_boundary_in_training_and_serving(models):
+    """``space_to_target``: the prompt ends at ``assistant:``, the target starts with the spaced word token the
+    byte-level tokenizer learned (`` I``), and serving hands the protocol the text without that space."""
+    from dataclasses import replace
+
+    from umi_lab.training import encode_sample
+
+    tok = models.tokenizer
+    sample = {"input": "user: hi</s> assistant: ", "target": "I need it. Next: caller.", "tools": []}
+    plain, _ = encode_sample(sample, tok, style=PromptStyle(), max_length=128)
+    moved, _ = encode_sample(sample, tok, style=PromptStyle(space_to_target=True), max_length=128)
+    first = lambda row: tok.convert_ids_to_tokens(next(t for t in row["labels"] if t != -100))  # noqa: E731
+    assert first(moved) == "ĠI" and first(plain) != "ĠI"
+    assert tok.convert_ids_to_tokens(moved["input_ids"][moved["labels"].index(next(
+        t for t in moved["labels"] if t != -100)) - 1]) == ":"                        # the prompt ends at the colon
+    assert tok.decode(moved["input_ids"]) == "system: user: hi</s> assistant: I need it. Next: caller.</s>"
+    spaced = replace(models.style, space_to_target=True)
+    assert spaced.model_prompt("x assistant: ") == "system: x assistant:"
+    assert spaced.output_text(" I need it.") == "I need it." and spaced.output_text("I") == "I"
+    old = models.style
+    try:
+        models.style = spaced
+        text = models.generate([spaced.model_prompt("user: hi</s> assistant: ")], ["planner"],
+                               GenerationSettings(max_new_tokens=6))[0].text
+    finally:
+        models.style = old
+    assert not text.startswith(" ")                                    # what reaches the protocol

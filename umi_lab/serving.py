@@ -257,7 +257,7 @@ class RoleModels:
             text = tok.decode(row[:n], skip_special_tokens=True)
             if EOS_MARK in text:
                 text = text[:text.index(EOS_MARK)]
-            gens.append(Generation(text, len(ids), n, latency, cut))
+            gens.append(Generation(self.style.output_text(text), len(ids), n, latency, cut))
         return gens
 
 

@@ -290,12 +290,18 @@ class PromptStyle:
     ``compact_docs``: the tool documentation inside the input is re-rendered by ``render_docs_compact``
     (needs the sample's ``tools``). ``chat_template``: the text becomes one user message rendered by the
     tokenizer's own chat template with the generation prompt (for instruct models such as
-    ``smollm2-135m``); ``system_prefix`` is then not added.
+    ``smollm2-135m``); ``system_prefix`` is then not added. ``space_to_target`` (not the official format): the
+    prompt's trailing spaces (``"... assistant: "``) move to the start of the target (``" I need ..."``) and
+    serving drops the one space the model writes first (``output_text``). A byte-level BPE tokenizer (the
+    embedded model's) writes a word with its leading space, so the official boundary ends the prompt on a
+    bare-space token that pretraining text never puts before a word and starts the target with spaceless
+    word tokens; this keeps the boundary as the pretraining transcripts have it.
     """
 
     system_prefix: bool = True
     compact_docs: bool = False
     chat_template: bool = False
+    space_to_target: bool = False
 
     def model_prompt(self, input_text: str, *, tools: Iterable[Tool | dict] | None = None, tokenizer=None) -> str:
         """The exact prompt string fed to the tokenizer.
@@ -314,7 +320,26 @@ class PromptStyle:
                 raise ValueError("PromptStyle(chat_template=True) needs a tokenizer that has a chat template")
             return tokenizer.apply_chat_template([{"role": "user", "content": input_text}], tokenize=False,
                                                  add_generation_prompt=True)
-        return ("system: " if self.system_prefix else "") + input_text
+        text = ("system: " if self.system_prefix else "") + input_text
+        return text.rstrip(" ") if self.space_to_target else text
+
+    def target_text(self, target: str) -> str:
+        """The training target as the model writes it after ``model_prompt``.
+
+        >>> PromptStyle(space_to_target=True).target_text("hi"), PromptStyle().target_text("hi")
+        (' hi', 'hi')
+        """
+        return " " + target if self.space_to_target and not self.chat_template else target
+
+    def output_text(self, generated: str) -> str:
+        """A generated text as the protocol reads it: ``target_text`` undone.
+
+        >>> PromptStyle(space_to_target=True).output_text(" hi")
+        'hi'
+        """
+        if self.space_to_target and not self.chat_template and generated.startswith(" "):
+            return generated[1:]
+        return generated
 
 
 DEFAULT_STYLE = PromptStyle()

@@ -67,7 +67,7 @@ def encode_sample(sample: dict, tokenizer, *, style: PromptStyle, max_length: in
     >>> ids, flags = encode_sample({"input": "x assistant: ", "target": "hi"}, tok, style=PromptStyle(),
     ...                            max_length=64)  # doctest: +SKIP
     """
-    target = tokenizer(sample["target"], add_special_tokens=False, verbose=False)["input_ids"]
+    target = tokenizer(style.target_text(sample["target"]), add_special_tokens=False, verbose=False)["input_ids"]
     eos = tokenizer.eos_token_id
     if not target or target[-1] != eos:
         target = target + [eos]
