@@ -1,6 +1,7 @@
 """The embedded tiny backbone: tokenizer, build/caching, loading any causal LM."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +9,8 @@ import torch
 from umi_lab import cli
 from umi_lab.backbone import TINY_PRESETS, build_tiny, corpus_text, load_backbone, resolve_model, transcript
 from umi_lab.errors import DataError
+
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +100,7 @@ def test_corpus_interleaves_sources(corpus):
 
 def test_default_preset_pretrains_on_role_tagged_transcripts(tmp_path):
     """The default model reads whole train dialogues as role-tagged transcripts; the test preset generic text."""
-    assert TINY_PRESETS["default"].corpus == "transcripts" and TINY_PRESETS["test"].corpus == "mixed"
+    assert TINY_PRESETS["default"].corpus == "transcripts_roles" and TINY_PRESETS["test"].corpus == "mixed"
     tool = {"Name": "get_weather_for_meteo", "function": "Weather of a city.", "input": {"city": "string"}}
     dialogue = {"tools": [tool], "instruction": "Weather in Paris?", "id": "x1", "split": "train",
                 "conversations": [{"from": "user", "value": "Weather in Paris?"},
@@ -117,6 +120,35 @@ def test_default_preset_pretrains_on_role_tagged_transcripts(tmp_path):
         corpus_text([f], 10_000, "transcripts")
     with pytest.raises(ValueError, match="corpus style"):
         corpus_text([f], 10, "other")
+
+
+def test_transcripts_roles_corpus_adds_the_role_samples_as_the_study_trains_on_them(tmp_path):
+    """After every transcript, each train dialogue's role samples, rendered with the tiny study's own prompt
+    style (so pretraining shows the layout fine-tuning and serving use), up to the size cap."""
+    from importlib.resources import files
+
+    import yaml
+
+    from umi_lab.pretrain_corpus import ROLE_STYLE, role_texts
+    from umi_lab.protocol.prompts import PromptStyle
+    from umi_lab.splitting import split_roles
+
+    study = yaml.safe_load((files("umi_lab") / "configs" / "tiny_study.yaml").read_text())
+    assert study["prompt_style"] == ROLE_STYLE                     # one style for the corpus and the study
+    src = HERE.parent / "data" / "toolworld" / "train.json"
+    dialogues = json.loads(src.read_text())[:3]
+    f = tmp_path / "train.json"
+    f.write_text(json.dumps(dialogues))
+    text = corpus_text([f], 10_000_000, "transcripts_roles")
+    transcripts = "\n".join(transcript(d) for d in dialogues)
+    assert text.startswith(transcripts + "\n")
+    style = PromptStyle(**ROLE_STYLE)
+    caller = split_roles(dialogues[:1])["caller"][0]
+    sample = style.model_prompt(caller["input"], tools=caller["tools"]) + " " + caller["target"] + "</s>"
+    assert sample in role_texts(dialogues[0]) and sample in text
+    assert "caller: Action:" in sample and not sample.startswith("system:  ")
+    capped = corpus_text([f], len(transcripts) + 100, "transcripts_roles")
+    assert len(capped) == len(transcripts) + 100 and capped.startswith(transcripts)
 
 
 def test_cli_build_tiny(tiny, capsys):

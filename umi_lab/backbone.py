@@ -60,7 +60,7 @@ MODEL_TRAIN_DEFAULTS = {
     "tiny": _config_fields("tiny_study.yaml", ("prompt_style", "max_length", "lora", "schedule_overrides")),
     "smollm2-135m": {"prompt_style": {"compact_docs": True, "chat_template": True}, "max_length": 1536},
 }
-CORPUS_VERSION = 3  # bump when the corpus extraction changes, so cached builds are not reused
+CORPUS_VERSION = 4  # bump when the corpus extraction changes, so cached builds are not reused
 
 
 @dataclass(frozen=True)
@@ -75,15 +75,15 @@ class TinySpec:
     # 1,536: with compact tool docs no ToolWorld prompt is cut (benchmarks/results/context_fit.json:
     # longest prompt 1,167 tokens; at 768, 22-52 % of backbone/planner/caller prompts were cut)
     context: int = 1536
-    steps: int = 300
+    steps: int = 1200
     batch_size: int = 8
-    seq_len: int = 256
+    seq_len: int = 512
     learning_rate: float = 2e-3
     warmup_steps: int = 20
-    max_corpus_chars: int = 4_000_000
+    max_corpus_chars: int = 12_000_000
     # "transcripts": ToolWorld train dialogues as role-tagged transcripts only; "mixed": every string leaf
     # of ToolWorld train + α-UMi train-example + ToolBench instructions + GSM8K, interleaved
-    corpus: str = "transcripts"
+    corpus: str = "transcripts_roles"
     seed: int = 0
 
 
@@ -133,8 +133,10 @@ def _fingerprint(spec: TinySpec, files: list[Path]) -> str:
     return h.hexdigest()[:12]
 
 
-def _pretrain(model, ids, spec: TinySpec, steps: int) -> list[float]:
-    """Plain causal-LM pretraining on random windows of the token stream (AdamW, warmup + cosine)."""
+def _pretrain(model, ids, spec: TinySpec, steps: int, on_step=None) -> list[float]:
+    """Plain causal-LM pretraining on random windows of the token stream (AdamW, warmup + cosine).
+    ``on_step(step, losses)`` is called after each step (``benchmarks/pretrain_curve.py`` probes the model
+    there); the model is back in train mode afterwards."""
     import torch
 
     gen = torch.Generator().manual_seed(spec.seed)
@@ -163,6 +165,9 @@ def _pretrain(model, ids, spec: TinySpec, steps: int) -> list[float]:
         sched.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
+        if on_step is not None:
+            on_step(len(losses), losses)
+            model.train()
     model.eval()
     return losses
 
@@ -192,11 +197,12 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
     return build_once(out, "build_report.json", lambda: _build(out, spec, files, preset), force=force)
 
 
-def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
+def prepare_pretraining(spec: TinySpec, files: list[Path]):
+    """The corpus text, its trained tokenizer, the token stream and the freshly initialised model of a build.
+    Example: ``text, tokenizer, ids, model = prepare_pretraining(TINY_PRESETS["test"], default_corpus_files())``."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    t0 = time.time()
     text = corpus_text(files, spec.max_corpus_chars, spec.corpus)
     tokenizer = train_tokenizer(text, spec.vocab_size, spec.context)
     ids = torch.tensor(tokenizer.backend_tokenizer.encode(text).ids, dtype=torch.long)
@@ -209,7 +215,14 @@ def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
                          max_position_embeddings=spec.context, tie_word_embeddings=True,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)
-    model = LlamaForCausalLM(config)
+    return text, tokenizer, ids, LlamaForCausalLM(config)
+
+
+def _build(out: Path, spec: TinySpec, files: list[Path], preset: str) -> Path:
+    import torch
+
+    t0 = time.time()
+    text, tokenizer, ids, model = prepare_pretraining(spec, files)
     threads = torch.get_num_threads()
     losses = _pretrain(model, ids, spec, spec.steps)
 

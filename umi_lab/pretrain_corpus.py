@@ -1,8 +1,11 @@
 """Pretraining text of the embedded tiny model (``umi_lab.backbone.build_tiny``), from training data only.
 
-Two styles: ``"transcripts"`` (the default preset) renders each ToolWorld *train* dialogue as one role-tagged
-transcript, compact tool docs then the history string (``user: ...</s>assistant: ...</s>caller: ...``), the
-α-UMi conversation format every role's data is cut from; ``"mixed"`` (the test preset) takes every string
+Three styles: ``"transcripts"`` renders each ToolWorld *train* dialogue as one role-tagged transcript, compact
+tool docs then the history string (``user: ...</s>assistant: ...</s>caller: ...``), the α-UMi conversation
+format every role's data is cut from; ``"transcripts_roles"`` (the default preset) adds, after all the
+transcripts and up to the size cap, the train dialogues' role samples (backbone, planner, caller, summarizer)
+as the study's tiny preset trains on them (``ROLE_STYLE``: prompt + target + ``</s>``), so the model learns
+to read the dialogue from inside the role prompts too; ``"mixed"`` (the test preset) takes every string
 value of the ToolWorld train dialogues, the α-UMi train-example conversations, ToolBench instructions and
 GSM8K solutions, interleaved. Test splits are never read.
 """
@@ -50,6 +53,30 @@ def transcript(rec: Any, file: str | None = None, record: int | None = None) -> 
                         field="conversations") from None
 
 
+# the prompt style of the role samples in "transcripts_roles": configs/tiny_study.yaml's (a test checks they agree)
+ROLE_STYLE = {"compact_docs": True, "space_to_target": True}
+CORPUS_ROLES = ("backbone", "planner", "caller", "summarizer")
+
+
+def role_texts(rec: Any, file: str | None = None, record: int | None = None) -> list[str]:
+    """A train dialogue's role samples as model text: ``model_prompt(input) + target_text(target) + "</s>"``.
+
+    >>> role_texts({"tools": [], "conversations": [{"from": "user", "value": "hi"}]})
+    []
+    """
+    from umi_lab.protocol.prompts import PromptStyle
+    from umi_lab.splitting import split_roles
+
+    style = PromptStyle(**ROLE_STYLE)
+    try:
+        split = split_roles([rec])
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise DataError(f"not a dialogue record ({type(e).__name__}: {e})", file=file, record=record,
+                        field="conversations") from None
+    return [style.model_prompt(s["input"], tools=s.get("tools")) + style.target_text(s["target"]) + "</s>"
+            for role in CORPUS_ROLES for s in split.get(role, [])]
+
+
 def default_corpus_files(style: str = "transcripts") -> list[Path]:
     """Training-only text sources for pretraining the tiny model, in a fixed order.
 
@@ -65,7 +92,7 @@ def default_corpus_files(style: str = "transcripts") -> list[Path]:
 
     files = []
     files.append(resolve_toolworld().file("train"))
-    if style == "transcripts":
+    if style in ("transcripts", "transcripts_roles"):
         return files
     root = data_root()
     if root is not None and root.is_dir():
@@ -80,22 +107,29 @@ def default_corpus_files(style: str = "transcripts") -> list[Path]:
 def corpus_text(files: list[Path], max_chars: int, style: str = "mixed") -> str:
     """Plain text from ``files``, one piece per line, cut at ``max_chars``, interleaving the sources so a
     cut keeps some of each. ``style="mixed"``: every string value; ``"transcripts"``: each dialogue record
-    (one with ``conversations``) as one ``transcript``, other records' string values as in ``"mixed"``.
+    (one with ``conversations``) as one ``transcript``, other records' string values as in ``"mixed"``;
+    ``"transcripts_roles"``: the transcripts, then the dialogues' ``role_texts`` in order until the cap.
 
     >>> corpus_text([], 10)
     ''
     """
-    if style not in ("mixed", "transcripts"):
-        raise ValueError(f"unknown corpus style {style!r}; expected 'mixed' or 'transcripts'")
+    if style not in ("mixed", "transcripts", "transcripts_roles"):
+        raise ValueError(f"unknown corpus style {style!r}; expected 'mixed', 'transcripts' or 'transcripts_roles'")
     per_file: list[list[str]] = []
     for f in files:
         out: list[str] = []
+        roles: list[str] = []
+        size = 0
         for i, rec in enumerate(read_records(f)):
-            if style == "transcripts" and isinstance(rec, dict) and "conversations" in rec:
+            if style != "mixed" and isinstance(rec, dict) and "conversations" in rec:
                 out.append(transcript(rec, str(f), i))
+                if style == "transcripts_roles" and size < max_chars:
+                    texts = role_texts(rec, str(f), i)
+                    roles += texts
+                    size += sum(len(t) + 1 for t in texts)
             else:
                 _strings(rec, out)
-        per_file.append(out)
+        per_file.append(out + roles)
     pieces: list[str] = []
     total = 0
     for i in range(max((len(p) for p in per_file), default=0)):
