@@ -288,3 +288,22 @@ def test_plan_estimates_only_the_work_left(world, tmp_path, monkeypatch):
     run_study(cfg, say=lines.append, train_fn=_fake_train, evaluate_fn=_fake_evaluate(world), resolve_fn=lambda m: m)
     assert probes == ["tiny-test"]                                                  # nothing left: no probe
     assert any("everything is reused" in line for line in lines)
+
+
+def test_a_rebuilt_backbone_is_a_new_run(monkeypatch, tmp_path):
+    """A run folder's hash covers what ``tiny`` stands for (its preset and pretraining corpus), not the name:
+    after a change to the embedded backbone, a study into the same folder trains again."""
+    import re
+    from dataclasses import replace
+
+    from umi_lab import backbone
+    from umi_lab.ablation import AblationConfig
+
+    world = Path(__file__).resolve().parent.parent / "data" / "toolworld"
+    monkeypatch.setenv("UMI_LAB_TOOLWORLD", str(world))
+    cfg = AblationConfig(data=str(world), out=str(tmp_path), model="tiny", methods=("alpha_umi",), seeds=(0,))
+    key, before = backbone.model_key("tiny"), cfg.run_dir("alpha_umi", 0)
+    assert re.fullmatch(r"tiny-default-[0-9a-f]{12}", key) and cfg.run_dir("alpha_umi", 0) == before
+    monkeypatch.setitem(backbone.TINY_PRESETS, "default", replace(backbone.TINY_PRESETS["default"], steps=7))
+    assert backbone.model_key("tiny") != key and cfg.run_dir("alpha_umi", 0) != before
+    assert backbone.model_key("some-org/some-model") == "some-org/some-model"
