@@ -73,6 +73,21 @@ def test_static_floors_from_gold_items(tmp_path):
                                                        "tool_error_rate"]
 
 
+
+def test_realtime_give_up_floor_is_what_the_checker_passes_for_a_bare_give_up(tmp_path):
+    from umi_lab.toolworld.success import check_success
+
+    gold = load_dialogues(GOLD)[:60]
+    trajs = [RecordedTrajectory(d.id, "alpha_umi", d, [], "give_up", {}) for d in gold]
+    save_trajectories(tmp_path / "trajectories.jsonl", trajs)
+    floor = realtime_floors("toolworld-id-realtime", tmp_path / "trajectories.jsonl").set_index(["label", "metric"])
+    bare = [Dialogue.from_dict({**d.to_dict(), "conversations": [
+        {"from": "user", "value": d.instruction}, {"from": "assistant", "value": "No way. Next: give up."}]})
+        for d in gold]
+    passed = [check_success(d.extra["task"], b).passed for d, b in zip(gold, bare)]
+    assert 0 < sum(passed) < len(passed)
+    assert floor.loc[("always gives up", "pass_rate"), "value"] == pytest.approx(sum(passed) / len(passed))
+
 def _traj(task_id, outcome, passed, calls, hallucinated, decisions):
     d = Dialogue.from_dict({"tools": [], "instruction": "q", "conversations": [{"from": "user", "value": "q"}]})
     meta = {"decisions": decisions, "tool_calls": calls, "hallucinated_tool": hallucinated, "invalid_arguments": 0,

@@ -155,7 +155,8 @@ def _scored_evaluate(world):
             write_json(folder / "predictions.json", preds)
             write_json(folder / "metrics.json", {"plan_em": 1.0 if good else 0.0})
         else:
-            trajs = [{"task_id": f"t{i}", "method": "m", "dialogue": gold[i % len(gold)].to_dict(), "steps": [],
+            trajs = [{"task_id": f"t{i}", "method": "m", "steps": [],
+                      "dialogue": {**gold[i % len(gold)].to_dict(), "task": {"solvable": i % 3 != 0}},
                       "outcome": "conclusion", "meta": {"success": {"passed": good or i % 4 == 0}}}
                      for i in range(12)]
             write_jsonl(folder / "trajectories.jsonl", trajs)
@@ -177,6 +178,31 @@ def test_study_table_has_cis_test_marks_and_floors(world, tmp_path):
     assert "*never calls a tool (not ours)*" in table
     tidy = pd.read_parquet(res.outputs["results_parquet"])
     assert tidy["config"].notna().all() and tidy["config"].nunique() == 2         # one per benchmark, same cells
+
+
+def test_study_writes_its_record_with_checks_against_the_targets(world, tmp_path):
+    cfg = StudyConfig.preset(smoke=True, out=str(tmp_path / "study"))
+    cfg.toolworld, cfg.probe, cfg.record = str(world), False, str(tmp_path / "results" / "study_cpu.json")
+    res = run_study(cfg, say=lambda s: None, train_fn=_fake_train, evaluate_fn=_scored_evaluate(world),
+                    resolve_fn=lambda m: m)
+    rec = json.loads(Path(res.outputs["record"]).read_text())
+    assert rec["machine"]["usable_cores"] >= 1 and rec["wall_s"] == pytest.approx(res.timings["total"], abs=0.1)
+    assert rec["config"]["methods"] == list(cfg.methods) and rec["runs"] == 2 and rec["failures"] == 0
+    cell = {(m["method"], m["benchmark"], m["metric"]): m for m in rec["metrics"]}
+    ref = cell[("alpha_umi", "toolworld-id-realtime", "pass_rate")]
+    assert ref["mean"] == 1.0 and ref["ci_lo"] is not None
+    single = cell[("single_llm", "toolworld-id-realtime", "pass_rate")]
+    assert single["mean"] == pytest.approx(0.25) and single["p_ref"] < 0.05
+    floors = {(f["label"], f["benchmark"], f["metric"]): f["value"] for f in rec["floors"]}
+    assert floors[("always gives up", "toolworld-id-realtime", "pass_rate")] == pytest.approx(4 / 12)
+    assert ("always Next: caller.", "toolworld-id-static", "plan_em") in floors
+    checks = rec["checks"]
+    assert checks["alpha_umi_pass_rate"]["met"] and checks["wall_time"]["met"]
+    below = {(c["method"], c["metric"]) for c in checks["above_floors"]["cells"] if not c["above_floor"]}
+    assert ("single_llm", "pass_rate") in below and ("alpha_umi", "pass_rate") not in below   # 25 % < 33 %
+    assert not checks["above_floors"]["met"]
+    page = Path(res.outputs["record_markdown"]).read_text()
+    assert page.startswith("# The default study on this machine") and "NOT met" in page and "| always gives up |" in page
 
 
 def test_study_sweeps_the_training_set_size(world, tmp_path):
@@ -262,3 +288,22 @@ def test_plan_estimates_only_the_work_left(world, tmp_path, monkeypatch):
     run_study(cfg, say=lines.append, train_fn=_fake_train, evaluate_fn=_fake_evaluate(world), resolve_fn=lambda m: m)
     assert probes == ["tiny-test"]                                                  # nothing left: no probe
     assert any("everything is reused" in line for line in lines)
+
+
+def test_a_rebuilt_backbone_is_a_new_run(monkeypatch, tmp_path):
+    """A run folder's hash covers what ``tiny`` stands for (its preset and pretraining corpus), not the name:
+    after a change to the embedded backbone, a study into the same folder trains again."""
+    import re
+    from dataclasses import replace
+
+    from umi_lab import backbone
+    from umi_lab.ablation import AblationConfig
+
+    world = Path(__file__).resolve().parent.parent / "data" / "toolworld"
+    monkeypatch.setenv("UMI_LAB_TOOLWORLD", str(world))
+    cfg = AblationConfig(data=str(world), out=str(tmp_path), model="tiny", methods=("alpha_umi",), seeds=(0,))
+    key, before = backbone.model_key("tiny"), cfg.run_dir("alpha_umi", 0)
+    assert re.fullmatch(r"tiny-default-[0-9a-f]{12}", key) and cfg.run_dir("alpha_umi", 0) == before
+    monkeypatch.setitem(backbone.TINY_PRESETS, "default", replace(backbone.TINY_PRESETS["default"], steps=7))
+    assert backbone.model_key("tiny") != key and cfg.run_dir("alpha_umi", 0) != before
+    assert backbone.model_key("some-org/some-model") == "some-org/some-model"

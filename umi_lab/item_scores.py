@@ -192,14 +192,26 @@ def static_floors(samples: list[dict[str, Any]] | str | os.PathLike, benchmark: 
     return pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
 
 
-def realtime_floors(benchmark: str) -> pd.DataFrame:
-    """The never-call agent's tool-call error rates (all 0 by construction) as reference rows.
+def realtime_floors(benchmark: str, trajectories: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The never-call agent's tool-call error rates (all 0 by construction) as reference rows and, given the
+    ``trajectories.jsonl`` of an evaluation of ToolWorld tasks, the pass rate of an agent that gives up at
+    once: the share of the evaluated tasks that cannot be solved (``task.solvable`` false), the tasks where
+    ``toolworld.success.check_success`` passes a bare give-up.
 
     >>> realtime_floors("toolworld-id-realtime")["value"].tolist()
     [0.0, 0.0, 0.0]
     """
     rows = [{"label": "never calls a tool", "benchmark": benchmark, "metric": m, "value": 0.0,
              "source": "trivial floor"} for m in CALL_RATES.values()]
+    if trajectories is not None and Path(trajectories).is_file():
+        tasks = {}
+        for rec in read_records(trajectories):
+            task = (rec.get("dialogue") or {}).get("task") if isinstance(rec, dict) else None
+            if isinstance(task, dict) and "solvable" in task:
+                tasks[rec.get("task_id")] = not task["solvable"]
+        if tasks:
+            rows.append({"label": "always gives up", "benchmark": benchmark, "metric": "pass_rate",
+                         "value": sum(tasks.values()) / len(tasks), "source": "trivial floor"})
     return pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
 
 
@@ -252,7 +264,7 @@ def grid_floors(run_dirs) -> pd.DataFrame:
             if (folder / "predictions.json").is_file():
                 frames.append(static_floors(folder / "predictions.json", folder.name))
             elif (folder / "trajectories.jsonl").is_file():
-                frames.append(realtime_floors(folder.name))
+                frames.append(realtime_floors(folder.name, folder / "trajectories.jsonl"))
             else:
                 continue
             seen.add(folder.name)

@@ -60,6 +60,7 @@ class StudyConfig:
     extra_train: dict[str, Any] = field(default_factory=lambda: _model_train("tiny"))
     fractions: tuple[float, ...] = ()  # data scaling: shares of the training dialogues (empty: no sweep)
     probe: bool = True  # measure the model's speed for the plan's estimate
+    record: str = ""  # also write the study's record (machine, wall time, metrics, floors) here (study_record)
 
     @classmethod
     def preset(cls, *, smoke: bool, out: str = "runs/study") -> StudyConfig:
@@ -252,6 +253,11 @@ def run_study(cfg: StudyConfig, *, say: Callable[[str], None] = print, train_fn:
         write_json(out / "timings.json", stages.timings)
         say(f"  estimated ~{plan['estimate_s']['total']} s for training + evaluation, measured "
             f"{stages.timings['ablation']:.0f} s (ablation stage)")
+    if cfg.record:
+        from umi_lab.study_record import build_record, write_record
+
+        outputs["record"], outputs["record_markdown"] = write_record(
+            cfg.record, build_record(cfg, out, result, dict(stages.timings)))
     say("\n=== outputs ===")
     for key, path in outputs.items():
         say(f"  {key:28s} {path}")
@@ -340,6 +346,8 @@ def _cmd(args: argparse.Namespace) -> int:
         cfg.fractions = tuple(args.fractions)
     if args.no_probe:
         cfg.probe = False
+    if args.record:
+        cfg.record = args.record
     print(f"study ({'smoke' if smoke else 'full'}) into {cfg.out}; settings in {cfg.out}/study_config.json",
           file=sys.stderr)
     result = run_study(cfg)
@@ -380,4 +388,8 @@ def add_cli(subparsers) -> None:
                                        "else the default data set, generated once into the cache)")
     p.add_argument("--no-probe", action="store_true",
                    help="skip the few-second speed probe (and so the plan's duration estimate)")
+    p.add_argument("--record", metavar="FILE.json",
+                   help="also write the study's record here, and a .md beside it: machine, wall time per stage, "
+                        "per-method metrics with CIs, trivial floors, truncated prompts, the targets' checks "
+                        "(e.g. benchmarks/results/study_cpu.json)")
     p.set_defaults(func=_cmd)
