@@ -68,7 +68,8 @@ def test_full_default_trains_the_tiny_model_with_its_study_preset_and_smoke_stay
     full = GLPFTConfig.from_dict({"method": "alpha_umi", "schedule": "tiny", **StudyConfig().extra_train})
     assert not full.lora.enabled and full.max_length == 1280 and full.max_dialogues == 72
     assert full.resolved_schedule() == preset.resolved_schedule()
-    assert full.resolved_schedule().planner.learning_rate == 1e-3
+    assert full.resolved_schedule().planner.learning_rate == 3e-4
+    assert full.prompt_style.space_to_target and full.prompt_style.compact_docs
     assert full.resolved_schedule().summarizer.num_train_epochs == 2
     smoke = StudyConfig.preset(smoke=True)
     assert smoke.model == "tiny-test" and "lora" not in smoke.extra_train

@@ -189,7 +189,8 @@ def test_alpha_umi_run_dir_layout(alpha_run):
     assert not (alpha_run / "work").exists() and not (alpha_run / "base").exists()
     cfg = json.loads((alpha_run / "config.json").read_text())
     assert cfg["method"] == "alpha_umi"
-    assert cfg["prompt_style"] == {"system_prefix": True, "compact_docs": False, "chat_template": False}
+    assert cfg["prompt_style"] == {"system_prefix": True, "compact_docs": False, "chat_template": False,
+                                   "space_to_target": False}
     assert cfg["schedule"]["backbone"]["learning_rate"] == 2e-3
     versions = json.loads((alpha_run / "versions.json").read_text())
     assert versions["trl"] == "1.16.0" and versions["world_size"] == 1
