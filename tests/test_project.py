@@ -80,3 +80,22 @@ def test_ruff_is_clean():
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "umi_lab", "tests", "benchmarks", "notebooks"],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_readme_quotes_the_study_record():
+    """The README's study numbers are the ones `study --record` wrote to benchmarks/results/study_cpu.json."""
+    import json
+
+    root = Path(__file__).resolve().parent.parent
+    rec = json.loads((root / "benchmarks" / "results" / "study_cpu.json").read_text())
+    readme = (root / "README.md").read_text()
+    assert f"**{rec['wall_s'] / 60:.1f} min**" in readme
+    assert (root / "benchmarks" / "results" / "study_cpu.md").read_text().startswith("# The default study")
+    cell = {(m["method"], m["benchmark"], m["metric"]): m["mean"] for m in rec["metrics"]}
+    methods = ("single_llm", "single_llm_multitask", "multi_llm_one_stage", "alpha_umi")
+    for label, metric, bench in (("Plan ACC (static)", "plan_em", "toolworld-id-static"),
+                                 ("Action EM (static)", "action_em", "toolworld-id-static"),
+                                 ("real-time pass", "pass_rate", "toolworld-id-realtime")):
+        values = [100 * cell[(m, bench, metric)] for m in methods]
+        row = f"| {label} | " + " | ".join("0" if v == 0 else f"{v:.1f}" for v in values) + " |"
+        assert row in readme, row

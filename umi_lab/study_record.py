@@ -131,8 +131,13 @@ def build_record(cfg, out: str | os.PathLike, result, timings: dict[str, float])
             "floors": floors, "checks": checks(metrics, floors, wall)}
 
 
-def _pct(x: Any) -> str:
-    return "—" if x is None else f"{100 * float(x):.1f}"
+def _pct(x: Any, metric: str = "pass_rate") -> str:
+    """A value as the tables show it: rates in percent, counts (``avg_steps``) as they are."""
+    from umi_lab.tidy import METRICS
+
+    if x is None:
+        return "—"
+    return f"{100 * float(x):.1f}" if METRICS.get(metric, ("", False, True))[2] else f"{float(x):.2f}"
 
 
 def record_markdown(rec: dict[str, Any]) -> str:
@@ -166,12 +171,14 @@ def record_markdown(rec: dict[str, Any]) -> str:
             lines.append(f"- α-UMi pass rate on {check['benchmark']} ≥ {_pct(check['target'])} %: "
                          f"{'met' if check['met'] else 'NOT met'} ({_pct(check['measured'])} %)")
     lines += ["", "## Per method (mean over seeds, 95 % bootstrap CI over items, paired p against α-UMi)", "",
-              "| benchmark | metric | method | mean % | CI % | seed std % | p vs α-UMi |", "|---|---|---|---|---|---|---|"]
+              "Rates in %, `avg_steps` in steps.", "",
+              "| benchmark | metric | method | mean | 95 % CI | seed std | p vs α-UMi |", "|---|---|---|---|---|---|---|"]
     for r in rec["metrics"]:
-        ci = "—" if r.get("ci_lo") is None else f"{_pct(r['ci_lo'])}–{_pct(r['ci_hi'])}"
+        m = r["metric"]
+        ci = "—" if r.get("ci_lo") is None else f"{_pct(r['ci_lo'], m)}–{_pct(r['ci_hi'], m)}"
         p = "—" if r.get("p_ref") is None else f"{r['p_ref']:.3g}"
-        lines.append(f"| {r['benchmark']} | {r['metric']} | {r['method']} | {_pct(r['mean'])} | {ci} | "
-                     f"{_pct(r.get('std'))} | {p} |")
+        lines.append(f"| {r['benchmark']} | {m} | {r['method']} | {_pct(r['mean'], m)} | {ci} | "
+                     f"{_pct(r.get('std'), m)} | {p} |")
     lines += ["", "## Trivial floors", "", "| benchmark | metric | predictor | value % |", "|---|---|---|---|"]
     lines += [f"| {f['benchmark']} | {f['metric']} | {f['label']} | {_pct(f['value'])} |" for f in rec["floors"]]
     lines += ["", "## Training prompts truncated (all runs)", "", "| role | samples | cut | share % |", "|---|---|---|---|"]
