@@ -97,7 +97,8 @@ def test_every_panel_value_reaches_the_trainer(tmp_path, monkeypatch):
     assert first.startswith("<|im_start|>user\n")                                  # chat template
     assert render_docs_compact(TOOLS).strip() in first                             # compact docs
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["prompt_style"] == {"system_prefix": True, "compact_docs": True, "chat_template": True}
+    assert cfg["prompt_style"] == {"system_prefix": True, "compact_docs": True, "chat_template": True,
+                                   "space_to_target": False}
 
     _FakeTrainer.seen = []                                                         # back to the defaults
     panel.method.value, panel.init.value, panel.max_dialogues.value = "single_llm", "copy", 0
