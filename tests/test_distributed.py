@@ -2,13 +2,10 @@
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from distributed_launch import launch
 
 from umi_lab.backbone import build_tiny
 from umi_lab.training import run_info
@@ -22,21 +19,8 @@ def test_torchrun_two_processes(shared_data, tmp_path):
     model = build_tiny(tmp_path / "tiny", preset="test", corpus=corpus, steps=10)
     data = shared_data / "alpha_umi_toolbench" / "train-example"
     out = tmp_path / "run"
-    with socket.socket() as sock:  # a free port for the rendezvous
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", str(port), str(HERE / "ddp_train.py"), str(model), str(data), str(out)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers
-        proc.communicate()
-        raise
-    assert proc.returncode == 0, stderr[-3000:]
+    launch([str(HERE / "ddp_train.py"), str(model), str(data), str(out)], env)
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
     assert json.loads((out / "versions.json").read_text())["world_size"] == 2

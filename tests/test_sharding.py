@@ -4,14 +4,12 @@ losses (``tests/fsdp_train.py``)."""
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from distributed_launch import launch, run
 
 pytest.importorskip("accelerate")
 
@@ -87,24 +85,6 @@ def test_fsdp_activation_checkpointing_replaces_the_trainers_own(monkeypatch):
     assert training.stage_config(GLPFTConfig(), "planner", 2, "/tmp/w").activation_checkpointing is False
 
 
-def _run(cmd: list[str], env: dict[str, str], attempts: int = 1) -> None:
-    """Run ``cmd``; with ``attempts`` > 1, run it again only when a worker died of a native abort (SIGABRT in
-    gloo's C++ transport, a known upstream flake on shared CI machines), never on a Python error."""
-    for attempt in range(attempts):
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-        try:
-            _, stderr = proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its workers
-            proc.communicate()
-            raise
-        native_abort = "(SIGABRT)" in stderr      # a worker's Python error reports exit code 1, not a signal
-        if proc.returncode == 0 or not native_abort or attempt == attempts - 1:
-            break
-    assert proc.returncode == 0, stderr[-3000:]
-
-
 @pytest.mark.slow
 def test_fsdp_two_cpu_processes_match_one_process(tmp_path):
     from umi_lab.backbone import build_tiny
@@ -114,12 +94,9 @@ def test_fsdp_two_cpu_processes_match_one_process(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
     script = [str(HERE / "fsdp_train.py"), str(model), str(dialogues), str(tmp_path / "out")]
-    _run([sys.executable, *script], env)
-    with socket.socket() as sock:  # a free port for the rendezvous
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    _run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-          "--master_port", str(port), *script], {**env, "GLOO_SOCKET_IFNAME": "lo"}, attempts=2)
+    err = run([sys.executable, *script], env)
+    assert err is None, err[-3000:]
+    launch(script, env, attempts=2)
     one, two = (json.loads((tmp_path / "out" / f"world{n}.json").read_text()) for n in (1, 2))
     assert two["world_size"] == 2 and two["sharded"] and not one["sharded"]
     assert two["local_params"] < 0.6 * two["full_params"]          # each process holds about half the weights
