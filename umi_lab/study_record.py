@@ -4,7 +4,7 @@
 The record holds the machine (cores usable, torch threads, CPU model, load), the configuration, the wall
 time of each stage and of the whole study beside the plan's estimate, the per-method statistics of the
 paper table (``tables/table_summary.csv``: mean, seed std, bootstrap CI over items, paired p-value against
-α-UMi), the trivial floors of each benchmark (``item_scores``), the share of truncated prompts per role in
+α-UMi), the trivial floors of each benchmark the table shows (``tables/table_references.csv``), the share of truncated prompts per role in
 training (each run's ``data_stats.json``) and checks against the study's targets (``TARGETS``): the wall
 time, α-UMi's in-domain real-time pass rate, and every method above zero and above its floors.
 
@@ -59,10 +59,11 @@ def truncation(run_dirs) -> dict[str, dict[str, Any]]:
     >>> truncation([])
     {}
     """
+    from umi_lab.rundir import RunDir
+
     totals: dict[str, list[int]] = {}
     for run_dir in dict.fromkeys(str(d) for d in run_dirs):
-        stats = read_json(Path(run_dir) / "data_stats.json") if (Path(run_dir) / "data_stats.json").is_file() else {}
-        for role, st in (stats or {}).items():
+        for role, st in (RunDir(run_dir).read("data_stats.json") or {}).items():
             if isinstance(st, dict) and "samples" in st:
                 t = totals.setdefault(role, [0, 0, 0])
                 t[0] += int(st["samples"])
@@ -110,18 +111,18 @@ def build_record(cfg, out: str | os.PathLike, result, timings: dict[str, float])
     Example: ``build_record(cfg, "runs/study", result, stages.timings)["checks"]``."""
     from dataclasses import asdict
 
-    from umi_lab.ablation_report import grid_items, table_cells
-
     out = Path(out)
-    summary_csv = out / "tables" / "table_summary.csv"
-    summ = pd.read_csv(summary_csv) if summary_csv.is_file() else None
-    metrics = _rows(summ, ("method", "benchmark", "metric", "mean", "std", "n_seeds", "n_items", "ci_lo", "ci_hi",
-                           "p_ref"))
+
+    def table(name: str) -> pd.DataFrame | None:
+        f = out / "tables" / f"table_{name}.csv"
+        return pd.read_csv(f) if f.is_file() else None
+
+    metrics = _rows(table("summary"), ("method", "benchmark", "metric", "mean", "std", "n_seeds", "n_items", "ci_lo",
+                                       "ci_hi", "p_ref"))
+    refs = table("references")
+    floors = _rows(None if refs is None else refs[refs["source"].str.startswith("trivial floor")],
+                   ("label", "benchmark", "metric", "value"))
     run_dirs = [d for *_, d in result.grid]
-    floors: list[dict[str, Any]] = []
-    if not result.tidy.empty:
-        _, floor_frame = grid_items(table_cells(result.tidy), run_dirs, result.eval_dirs)
-        floors = _rows(floor_frame, ("label", "benchmark", "metric", "value"))
     wall = float(timings.get("total", 0.0))
     plan = read_json(out / "plan.json") if (out / "plan.json").is_file() else {}
     return {"date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "machine": machine(),

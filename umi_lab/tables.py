@@ -320,7 +320,8 @@ def write_tables(tidy: pd.DataFrame | None, out_dir: str | os.PathLike, opts: Ta
                  stem: str = "table", items: pd.DataFrame | None = None, references: pd.DataFrame | None = None,
                  caption: str | None = None, allow_mixed: bool = False) -> dict[str, Path]:
     """Write ``<stem>.tex``, ``<stem>.md``, the per-cell statistics ``<stem>_summary.csv`` (with each cell's
-    settings hash in ``config``), ``<stem>_configs.json`` (hash → settings) and, when tasks ran in several
+    settings hash in ``config``), ``<stem>_configs.json`` (hash → settings), the reference rows the table
+    shows (floors, published numbers) as ``<stem>_references.csv`` and, when tasks ran in several
     trials (seeds), τ-bench pass^k in ``<stem>_pass_k.csv`` into ``out_dir``.
 
     Example: ``write_tables(load_tidy("results.parquet"), "out/tables", items=items, references=floors)``.
@@ -337,6 +338,8 @@ def write_tables(tidy: pd.DataFrame | None, out_dir: str | os.PathLike, opts: Ta
              "markdown": atomic_write_text(out_dir / f"{stem}.md", _markdown(t))}
     summ = t.summ
     paths["summary"] = atomic_write_text(out_dir / f"{stem}_summary.csv", summ.to_csv(index=False))
+    if references is not None and not references.empty:
+        paths["references"] = atomic_write_text(out_dir / f"{stem}_references.csv", references.to_csv(index=False))
     configs = {}
     for frame in (tidy, items):
         if frame is not None and "config" in frame.columns:
