@@ -172,6 +172,11 @@ def _pretrain(model, ids, spec: TinySpec, steps: int, on_step=None) -> list[floa
     return losses
 
 
+def _tiny_folder_name(preset: str, spec: TinySpec, files: list[Path]) -> str:
+    """The cache folder name of a tiny build: ``tiny-<preset>-<hash of spec, corpus version and corpus>``."""
+    return f"tiny-{preset}-{_fingerprint(spec, files)}"
+
+
 def model_key(name_or_path: str | os.PathLike) -> str:
     """What a model name stands for, without building anything: a built-in name → the name of the cache
     folder it resolves to, whose hash covers the preset and the pretraining corpus (``tiny``) or the GGUF
@@ -185,12 +190,12 @@ def model_key(name_or_path: str | os.PathLike) -> str:
     if name in TINY_NAMES:
         spec = TINY_PRESETS[TINY_NAMES[name]]
         files = default_corpus_files(spec.corpus)
-        return f"tiny-{TINY_NAMES[name]}-{_fingerprint(spec, files)}" if files else name
+        return _tiny_folder_name(TINY_NAMES[name], spec, files) if files else name
     if name in MODEL_NAMES:
-        from umi_lab.models import gguf_fingerprint, packaged_gguf
+        from umi_lab.models import gguf_folder_name, packaged_gguf
 
         try:
-            return f"{name}-{gguf_fingerprint(packaged_gguf(name))}"
+            return gguf_folder_name(name, packaged_gguf(name))
         except Exception:  # the optional wheel is missing: resolving the name will say so
             return name
     return name
@@ -217,7 +222,7 @@ def build_tiny(out_dir: str | os.PathLike | None = None, *, force: bool = False,
     if not files:
         raise DataError("no text to pretrain the tiny model on: the ToolWorld train.json is missing and no "
                         "shared data was found (set UMI_LAB_DATA)", field="corpus")
-    out = Path(out_dir) if out_dir else _cache_root() / f"tiny-{preset}-{_fingerprint(spec, files)}"
+    out = Path(out_dir) if out_dir else _cache_root() / _tiny_folder_name(preset, spec, files)
     return build_once(out, "build_report.json", lambda: _build(out, spec, files, preset), force=force)
 
 

@@ -81,6 +81,11 @@ def gguf_fingerprint(path: str | os.PathLike) -> str:
     return _file_hash(str(Path(path).resolve()), st.st_size, st.st_mtime)
 
 
+def gguf_folder_name(name: str, gguf_file: str | os.PathLike) -> str:
+    """The cache folder name of a converted GGUF file: ``<name>-<sha256[:12]>``."""
+    return f"{name}-{gguf_fingerprint(gguf_file)}"
+
+
 def convert_gguf(gguf_file: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
                  name: str = "gguf", force: bool = False) -> Path:
     """Convert a GGUF checkpoint into a safetensors folder (fp32 weights, tokenizer, chat template).
@@ -96,7 +101,7 @@ def convert_gguf(gguf_file: str | os.PathLike, out_dir: str | os.PathLike | None
     if not src.is_file():
         raise DataError(f"no GGUF file at {src}", file=str(src))
     _require_gguf(SMOLLM2_INSTALL)
-    out = Path(out_dir) if out_dir else cache_root() / f"{name}-{gguf_fingerprint(src)}"
+    out = Path(out_dir) if out_dir else cache_root() / gguf_folder_name(name, src)
     return build_once(out, "conversion_report.json", lambda: _convert(src, out), force=force)
 
 
