@@ -163,3 +163,32 @@ def test_common_helpers():
     assert common.resolve_device("cpu") == "cpu"
     assert common.under_load({"load_average_1m": 3.0, "cpu_count": 2}) is True
     assert common.under_load({"load_average_1m": 0.1, "cpu_count": 2}) is False
+
+
+def test_pretrain_curve_probe_scores_a_first_thought_by_the_question_values_it_copies(tmp_path):
+    import torch
+
+    from benchmarks.pretrain_curve import probe
+    from umi_lab.backbone import build_tiny, load_tokenizer
+    from umi_lab.protocol.dialogue import load_dialogues
+    from umi_lab.toolworld.manifest import resolve_toolworld
+
+    tok = load_tokenizer(build_tiny(tmp_path / "m", preset="test", steps=1))
+    gold = load_dialogues(resolve_toolworld().file("test_in_domain"))[:1]
+    assert gold[0].extra["task"]["required_calls"][0][0]["args"] == {"title": "The Crimson Lantern"}
+
+    class Says:  # a "model" that always writes the same turn
+        def __init__(self, text):
+            self.ids = tok(text + "</s>", return_tensors="pt").input_ids
+
+        def eval(self):
+            return self
+
+        def generate(self, ids, **_):
+            return torch.cat([ids, self.ids], dim=1)
+
+    copied = probe(Says('I need the cast of "The Crimson Lantern". Next: caller.'), tok, gold)
+    memorised = probe(Says('I need the cast of "Silent Frontier". Next: caller.'), tok, gold)
+    assert copied["first_thoughts"] == memorised["first_thoughts"] == 1
+    assert copied["thought_copies_args"] == 1.0 and memorised["thought_copies_args"] == 0.0
+    assert copied["call_exact"] == 0.0 and copied["caller_turns"] == 1
